@@ -1,0 +1,59 @@
+# The front door.  CMake does the building underneath; see README.md.
+#   make run      install missing Debian packages, build, run the tour of examples
+#   make test     build, run every test with ctest, then again under ASan+UBSan and TSan
+#   make bench    build and run the benchmarks (peers side by side, ratios)
+#   make install  PREFIX=/usr/local DESTDIR=
+PREFIX ?= /usr/local
+DESTDIR ?=
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+BUILD := build
+ASAN := build-asan
+TSAN := build-tsan
+BENCHB := build-bench
+
+.PHONY: all deps build run test test-plain test-asan test-tsan bench install clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@scripts/tour.sh $(BUILD)/examples
+
+test: test-plain test-asan test-tsan
+	@echo "make test: plain, ASan+UBSan and TSan suites passed"
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=address,undefined -DSHOAL_BUILD_EXAMPLES=OFF
+	cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+test-tsan: deps
+	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=thread -DSHOAL_BUILD_EXAMPLES=OFF
+	cmake --build $(TSAN) -j $(JOBS)
+	cd $(TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -L threads -j $(JOBS)
+
+bench:
+	@scripts/install-deps.sh bench
+	cmake -S . -B $(BENCHB) -DCMAKE_BUILD_TYPE=Release -DSHOAL_BUILD_BENCH=ON -DSHOAL_BUILD_TESTS=OFF -DSHOAL_BUILD_EXAMPLES=OFF
+	cmake --build $(BENCHB) -j $(JOBS)
+	@scripts/bench.sh $(BENCHB)/bench
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(TSAN) $(BENCHB)

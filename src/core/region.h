@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// region.h: the memory every shareable object lives in.  A region is a
+// header followed by the object's state, in an anonymous MAP_SHARED mapping
+// (inherited across fork) or in a named shm object (opened by name).
+//
+// Cross-process invariants:
+//  - the header is written once, before any other process can see the region
+//    (anonymous: before fork; named: before the name is published), and is
+//    read-only afterwards;
+//  - shared state holds offsets, never pointers;
+//  - the region's size never changes once published.
+#ifndef SHOAL_CORE_REGION_H
+#define SHOAL_CORE_REGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shoal/common.h"
+
+#define SHOAL__REGION_MAGIC UINT64_C(0x4e4f494745524c53) /* "SLREGION" little-endian */
+#define SHOAL__LAYOUT_VERSION 1
+
+/* Object types.  Values are part of the layout: never renumber. */
+enum shoal__type {
+  SHOAL__TYPE_LOCK = 1,
+  SHOAL__TYPE_RLOCK = 2,
+  SHOAL__TYPE_SEMAPHORE = 3,
+  SHOAL__TYPE_EVENT = 4,
+  SHOAL__TYPE_CONDITION = 5,
+  SHOAL__TYPE_BARRIER = 6,
+};
+
+struct shoal__region_header {
+  uint64_t magic;        /* SHOAL__REGION_MAGIC */
+  uint32_t version;      /* SHOAL__LAYOUT_VERSION */
+  uint32_t type;         /* enum shoal__type */
+  uint64_t size;         /* bytes of the whole region, header included */
+  uint64_t payload_size; /* bytes of the object's state after the header */
+  uint32_t creator_pid;
+  uint32_t reserved[7];
+};
+
+#define SHOAL__REGION_HEADER_SIZE 64
+_Static_assert(sizeof(struct shoal__region_header) == SHOAL__REGION_HEADER_SIZE,
+               "region header is 64 bytes");
+
+/* A process-local view of a region. */
+struct shoal__region {
+  struct shoal__region_header *hdr;
+  size_t size; /* mapped bytes */
+  bool named;
+};
+
+/* Fills a new object's state; runs before any other process can see it. */
+typedef int (*shoal__region_init_fn)(void *payload, size_t payload_size, void *arg);
+
+// shoal__region_payload returns the object's state.
+static inline void *shoal__region_payload(const struct shoal__region *r)
+{
+  return (char *)r->hdr + SHOAL__REGION_HEADER_SIZE;
+}
+
+// shoal__region_create maps a new anonymous region for an object of `type`
+// with payload_size bytes of state, zeroed, then init(payload).
+int shoal__region_create(struct shoal__region *r, uint32_t type, size_t payload_size,
+                         shoal__region_init_fn init, void *arg);
+
+// shoal__region_open opens the named region `name` of `type`, creating it (with
+// payload_size bytes and init) when opts asks.  An existing region must hold
+// at least min_payload bytes of state.  Errors: see shoal_lock_open.
+int shoal__region_open(struct shoal__region *r, const char *name, uint32_t type,
+                       size_t payload_size, size_t min_payload, const shoal_open_opts *opts,
+                       shoal__region_init_fn init, void *arg);
+
+// shoal__region_close unmaps this process's view.  The region itself goes
+// when the last process unmaps it (and, if named, its name is unlinked).
+void shoal__region_close(struct shoal__region *r);
+
+// shoal__region_handle_new allocates a process-local handle of handle_size
+// bytes whose first member is a struct shoal__region, and moves r into it.
+// On failure it closes r and returns NULL.
+void *shoal__region_handle_new(size_t handle_size, struct shoal__region *r);
+
+// shoal__region_handle_free closes the region of a handle made by
+// shoal__region_handle_new and frees the handle.  NULL is a no-op.
+void shoal__region_handle_free(void *handle);
+
+// shoal__name_check validates a user-supplied name and returns in *out the
+// name without its optional leading '/'.  Errors: SHOAL_EINVAL (NULL, empty,
+// '/' inside, "." or ".."), SHOAL_ENAMETOOLONG.
+int shoal__name_check(const char *name, const char **out);
+
+#endif
