@@ -167,10 +167,12 @@ SH_TEST(barrier_mixed, abort_breaks_waiters_then_reset)
   pid_t p[2];
   setup_shared();
   SH_ASSERT_OK(shoal_barrier_create(&bar, N, NULL));
-  for (int i = 0; i < 2; i++) {
+  /* Fork before starting threads: a child forked from a threaded parent is
+   * not safe under TSan. */
+  for (int i = 0; i < 2; i++)
     p[i] = sh_fork(wait_once, NULL);
+  for (int i = 0; i < 2; i++)
     pthread_create(&t[i], NULL, wait_once_thread, NULL);
-  }
   wait_arrived(4);
   SH_ASSERT_OK(shoal_barrier_abort(bar));
   for (int i = 0; i < 2; i++) {
@@ -194,10 +196,12 @@ SH_TEST(barrier_mixed, reset_while_waiting)
   pid_t p[2];
   setup_shared();
   SH_ASSERT_OK(shoal_barrier_create(&bar, N, NULL));
-  for (int i = 0; i < 2; i++) {
+  /* Fork before starting threads: a child forked from a threaded parent is
+   * not safe under TSan. */
+  for (int i = 0; i < 2; i++)
     p[i] = sh_fork(wait_once, NULL);
+  for (int i = 0; i < 2; i++)
     pthread_create(&t[i], NULL, wait_once_thread, NULL);
-  }
   wait_arrived(4);
   SH_ASSERT_OK(shoal_barrier_reset(bar));
   for (int i = 0; i < 2; i++) {
