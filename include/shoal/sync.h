@@ -130,8 +130,9 @@ typedef struct shoal_semaphore shoal_semaphore;
 // (else SHOAL_EINVAL).  Release may raise the count without limit (up to
 // SHOAL_SEMAPHORE_MAX, then SHOAL_EOVERFLOW).
 // Dead participants: units taken by a process that dies are not given back
-// (as with POSIX semaphores); the count of units left is still exact and no
-// waiter is stuck because of the death itself.
+// (as with POSIX semaphores); the count of units left stays exact.  A waiter
+// killed in its sleep leaves nothing behind; a releaser killed between adding
+// its unit and waking a waiter delays that waiter by at most 0.2 s.
 SHOAL_API int shoal_semaphore_create(shoal_semaphore **out, int value);
 
 // shoal_bounded_semaphore_create is shoal_semaphore_create for a
@@ -177,8 +178,9 @@ SHOAL_API int shoal_semaphore_value(shoal_semaphore *sem);
 typedef struct shoal_event shoal_event;
 
 // shoal_event_create makes an anonymous Event (threading.Event), initially
-// unset.  Dead participants: none matter; the flag is one word and a waiter's
-// death leaves nothing behind.
+// unset.  Dead participants: a waiter's death leaves nothing behind; a setter
+// killed between setting the flag and waking the waiters delays them by at
+// most 0.2 s.
 SHOAL_API int shoal_event_create(shoal_event **out);
 
 // shoal_event_open opens (or creates unset, per opts) the named Event `name`.
@@ -213,7 +215,9 @@ typedef struct shoal_condition shoal_condition;
 // condition uses an RLock of its own).  The given lock must be shared the
 // same way as the condition (anonymous with anonymous, both inherited across
 // fork).  Dead participants: the bound lock is robust (see shoal_lock_acquire);
-// a waiter that dies while waiting may absorb one later notify.
+// a waiter that dies while waiting may absorb one later notify; a notifier
+// killed between counting waiters and waking them delays them by at most
+// 0.2 s.
 // Errors: SHOAL_EINVAL (both locks given), SHOAL_ENOMEM.
 SHOAL_API int shoal_condition_create(shoal_condition **out, shoal_lock *lock, shoal_rlock *rlock);
 

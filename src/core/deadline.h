@@ -44,4 +44,20 @@ static inline uint64_t shoal__deadline_slice(const shoal__deadline *d, uint64_t 
   return s < d->at ? s : d->at;
 }
 
+/* Longest single sleep of shoal__deadline_wait. */
+#define SHOAL__WAIT_SLICE_NS 200000000u
+
+// shoal__deadline_wait sleeps while *word == seen, until woken or d passes,
+// but never longer than SHOAL__WAIT_SLICE_NS at a time: a process killed
+// between changing a word and waking its sleepers then delays them by at most
+// a slice instead of forever.  Returns 0 (look again) or SHOAL_ETIMEDOUT once
+// d has passed.
+static inline int shoal__deadline_wait(_Atomic uint32_t *word, uint32_t seen,
+                                       const shoal__deadline *d)
+{
+  uint64_t until = shoal__deadline_slice(d, SHOAL__WAIT_SLICE_NS);
+  int rc = shoal__plat_wait(word, seen, until);
+  return rc == SHOAL_ETIMEDOUT && until == d->at ? SHOAL_ETIMEDOUT : 0;
+}
+
 #endif

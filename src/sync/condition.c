@@ -168,7 +168,7 @@ static int wait_until(shoal_condition *cond, const shoal__deadline *d)
   for (;;) {
     if ((notified = take_permit(st)))
       break;
-    if (shoal__plat_wait(&st->permits, 0, d->at) == SHOAL_ETIMEDOUT)
+    if (shoal__deadline_wait(&st->permits, 0, d) == SHOAL_ETIMEDOUT)
       break;
   }
   int rc = reacquire(cond, level);

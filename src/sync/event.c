@@ -110,7 +110,7 @@ int shoal_event_wait(shoal_event *ev, shoal_duration timeout)
   atomic_fetch_add(&st->sleepers, 1);
   /* Any change of the word after we saw it unset is a set(). */
   while (atomic_load(&st->word) == seen) {
-    if (shoal__plat_wait(&st->word, seen, d.at) == SHOAL_ETIMEDOUT) {
+    if (shoal__deadline_wait(&st->word, seen, &d) == SHOAL_ETIMEDOUT) {
       rc = atomic_load(&st->word) != seen ? 0 : SHOAL_ETIMEDOUT;
       break;
     }

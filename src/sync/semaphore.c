@@ -124,7 +124,7 @@ int shoal_semaphore_acquire(shoal_semaphore *sem, shoal_duration timeout)
     if (d.nowait)
       return SHOAL_EAGAIN;
     atomic_fetch_add(&st->sleepers, 1);
-    rc = shoal__plat_wait(&st->value, 0, d.at);
+    rc = shoal__deadline_wait(&st->value, 0, &d);
     atomic_fetch_sub(&st->sleepers, 1);
     if (rc == SHOAL_ETIMEDOUT)
       return try_take(st) ? 0 : SHOAL_ETIMEDOUT;

@@ -2,7 +2,9 @@
 // Semaphore and BoundedSemaphore: Python's _TestSemaphore, across threads,
 // fork and unrelated processes, plus dead holders and bad input.
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -227,4 +229,29 @@ SH_TEST(semaphore_bad, bad_input)
   SH_ASSERT_ERR(shoal_semaphore_acquire(sem, -9), SHOAL_EINVAL);
   SH_ASSERT_RC(shoal_semaphore_value(sem), SHOAL_SEMAPHORE_MAX);
   shoal_semaphore_destroy(sem);
+}
+
+SH_TEST(semaphore_named, releaser_killed_before_waking)
+{
+  /* Simulates a releaser killed between adding its unit and the wake call:
+   * the unit appears in the shared word with no wake-up.  The sleeping
+   * helper must still take it, within a slice. */
+  const char *name = sh_name("sem");
+  char line[64], path[256];
+  int fd;
+  SH_ASSERT_OK(shoal_semaphore_open(&sem, name, 0, &(shoal_open_opts){.flags = SHOAL_OPEN_CREATE}));
+  pid_t pid = sh_helper(&fd, "sem-acquire", name, "10000", NULL);
+  sh_sleep_ms(50);
+  snprintf(path, sizeof path, "/dev/shm/%s", name);
+  int shm = open(path, O_RDWR);
+  uint32_t one = 1;
+  cr_assert(pwrite(shm, &one, sizeof one, 64) == sizeof one); /* the value word */
+  close(shm);
+  uint64_t t0 = sh_now();
+  sh_read_line(fd, line, sizeof line, 5000);
+  cr_assert_str_eq(line, "0");
+  cr_assert(sh_now() - t0 < 1000000000u);
+  sh_wait(pid, 5000);
+  close(fd);
+  shoal_semaphore_close(sem);
 }
