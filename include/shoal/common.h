@@ -78,9 +78,10 @@ enum shoal_err {
 #undef SHOAL__LIB_ENUM
 };
 
-// shoal_strerror returns a static, human-readable message for err (any value
-// a shoal function returned, 0 included).  Unknown negative values fall back
-// to the system's strerror text.  Thread-safe; never returns NULL.
+// shoal_strerror returns a static, human-readable message for err, any value
+// a shoal function returned: "success" for 0 and for counts (> 0), the
+// system's text for an errno value missing from the table, "unknown error"
+// for anything else.  Thread-safe; never returns NULL.
 SHOAL_API const char *shoal_strerror(int err);
 
 // shoal_err_name returns the symbolic name of err, e.g. "SHOAL_ETIMEDOUT", for
@@ -124,7 +125,8 @@ enum shoal_open_flags {
 
 typedef struct shoal_open_opts {
   unsigned flags;       /* SHOAL_OPEN_CREATE | SHOAL_OPEN_EXCL; 0 = open existing */
-  unsigned mode;        /* permission bits when created; 0 = 0600 */
+  unsigned mode;        /* permission bits when created, applied as given (the
+                           umask does not apply); 0 = 0600 */
   uint32_t reserved[6]; /* must be zero */
 } shoal_open_opts;
 

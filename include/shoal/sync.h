@@ -50,14 +50,17 @@ SHOAL_API void shoal_lock_close(shoal_lock *lock);
 
 // shoal_lock_acquire takes the lock, waiting at most `timeout`.  Returns 0 when
 // the lock was taken; SHOAL_EAGAIN (SHOAL_NOWAIT) or SHOAL_ETIMEDOUT when it was
-// not.  The lock remembers the thread that took it.  If that thread (or its
-// whole process) died without releasing the lock, the caller gets the lock and
-// SHOAL_EOWNERDEAD: the data the lock protects may be half-updated; repair it
-// and call shoal_lock_consistent() before releasing, or the lock becomes
-// unusable and every later acquire returns SHOAL_ENOTRECOVERABLE.  A blocked
-// caller notices a dead owner within about 0.1 s; a SHOAL_NOWAIT attempt
-// checks the owner too.  Not reentrant: a second acquire by the holder waits
-// (and times out), as in Python.
+// not.  The lock remembers the thread that took it.  If that thread ended —
+// killed with its process, or simply returned — without anybody releasing the
+// lock, the caller gets the lock and SHOAL_EOWNERDEAD: the data the lock
+// protects may be half-updated; repair it and call shoal_lock_consistent()
+// before releasing, or the lock becomes unusable and every later acquire
+// returns SHOAL_ENOTRECOVERABLE (as pthread's robust mutexes).  A blocked
+// caller notices a dead owner within about 0.1 s; a failed SHOAL_NOWAIT
+// attempt checks the owner too, at most once a millisecond per thread.  (So
+// unlike Python, a Lock cannot be handed from a thread that ends to another
+// that releases it later: use a Semaphore for that.)  Not reentrant: a
+// second acquire by the holder waits and times out, as in Python.
 SHOAL_API int shoal_lock_acquire(shoal_lock *lock, shoal_duration timeout);
 
 // shoal_lock_release unlocks the lock and wakes one waiter.  As in Python, any
@@ -214,10 +217,12 @@ typedef struct shoal_condition shoal_condition;
 // bound to `lock` or `rlock` (at most one may be given; both NULL means the
 // condition uses an RLock of its own).  The given lock must be shared the
 // same way as the condition (anonymous with anonymous, both inherited across
-// fork).  Dead participants: the bound lock is robust (see shoal_lock_acquire);
-// a waiter that dies while waiting may absorb one later notify; a notifier
-// killed between counting waiters and waking them delays them by at most
-// 0.2 s.
+// fork).  Dead participants: the bound lock is robust (see shoal_lock_acquire).
+// A waiter that dies while waiting stays counted: the next notify counts it
+// and its permit then wakes a later waiter early once (a spurious wake-up, as
+// pthread condition variables allow; wait_for and loops are immune).  A
+// notifier killed between counting waiters and waking them delays them by at
+// most 0.2 s.
 // Errors: SHOAL_EINVAL (both locks given), SHOAL_ENOMEM.
 SHOAL_API int shoal_condition_create(shoal_condition **out, shoal_lock *lock, shoal_rlock *rlock);
 
@@ -248,7 +253,8 @@ SHOAL_API int shoal_condition_release(shoal_condition *cond);
 // on timeout.  The caller must hold the lock: SHOAL_EPERM otherwise.  Returns
 // 0 when notified, SHOAL_EAGAIN (SHOAL_NOWAIT) or SHOAL_ETIMEDOUT when not;
 // SHOAL_EOWNERDEAD if re-taking the lock found its holder dead (the lock is
-// held; see shoal_lock_acquire).
+// held; see shoal_lock_acquire); SHOAL_ENOTRECOVERABLE if the lock can no
+// longer be taken (then it is not held).
 SHOAL_API int shoal_condition_wait(shoal_condition *cond, shoal_duration timeout);
 
 // shoal_condition_predicate is a wait_for predicate: nonzero means satisfied.

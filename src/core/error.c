@@ -7,9 +7,9 @@
 
 const char *shoal_strerror(int err)
 {
-  switch (err) {
-  case 0:
+  if (err >= 0)
     return "success";
+  switch (err) {
 #define ERRNO_MSG(e, s)                                                                            \
   case SHOAL_##e:                                                                                  \
     return s;
@@ -23,7 +23,7 @@ const char *shoal_strerror(int err)
   }
   if (err < 0 && err > -4096)
     return strerror(-err);
-  return "unknown shoal error";
+  return "unknown error";
 }
 
 const char *shoal_err_name(int err)

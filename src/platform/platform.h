@@ -46,7 +46,9 @@ static inline void shoal__plat_cpu_relax(void)
  * apart.  The stamp is read on every lock acquire, so it is cached per thread;
  * an atfork handler clears the cache in fork children.
  */
-extern _Thread_local uint64_t shoal__plat_stamp_cache;
+/* initial-exec: in libshoal.so a plain TLS access would call __tls_get_addr
+ * on every lock acquire. */
+extern _Thread_local uint64_t shoal__plat_stamp_cache __attribute__((tls_model("initial-exec")));
 uint64_t shoal__plat_stamp_slow(void);
 
 // shoal__plat_stamp returns the calling thread's stamp.

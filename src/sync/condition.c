@@ -113,7 +113,7 @@ int shoal_condition_release(shoal_condition *cond)
 static bool held_by_me(shoal_condition *cond)
 {
   struct shoal__lockword *lw = cond->lock ? cond->lock : &cond->rlock->lw;
-  return shoal__lockword_owner(lw) == shoal__plat_tid();
+  return shoal__lockword_held_by(lw, shoal__plat_stamp());
 }
 
 /* Releases the lock entirely; returns the RLock level to restore. */
@@ -125,7 +125,7 @@ static uint32_t release_all(shoal_condition *cond)
   }
   uint32_t level = cond->rlock->count;
   cond->rlock->count = 1;
-  shoal__lockword_release(&cond->rlock->lw, shoal__plat_tid());
+  shoal__lockword_release(&cond->rlock->lw, shoal__plat_stamp());
   return level;
 }
 

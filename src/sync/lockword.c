@@ -4,9 +4,12 @@
 
 #include "sync/lockword.h"
 
-/* Reads of the word before going to sleep: on two cores a holder usually
- * lets go within this many pauses, and a futex round trip costs far more. */
-#define SPIN_READS 200
+/* Spinning before sleeping: a holder on another core usually lets go within
+ * this many pauses, and a futex round trip costs far more.  Reads back off
+ * exponentially (1, 2, 4 … SPIN_MAX_GAP pauses apart) so the waiter does not
+ * pull the lock's cache line away from a holder that is about to re-take it. */
+#define SPIN_PAUSES 256
+#define SPIN_MAX_GAP 64
 /* A sleeper looks at the owner's liveness after this long without progress,
  * doubling up to the cap: a dead owner is noticed within about 0.1 s. */
 #define PROBE_FIRST_NS 1000000u
@@ -31,13 +34,27 @@ static bool owner_dead(struct shoal__lockword *l, uint32_t w)
   return !shoal__plat_thread_alive(tid, atomic_load_explicit(&l->stamp, memory_order_relaxed));
 }
 
+/* A failed SHOAL_NOWAIT attempt looks at the owner's liveness (a /proc read)
+ * at most once per this interval per thread, so try-lock loops stay cheap. */
+#define NOWAIT_PROBE_NS 1000000u
+
+static bool nowait_probe_due(void)
+{
+  static _Thread_local uint64_t last;
+  uint64_t now = shoal__plat_now();
+  if (last && now - last < NOWAIT_PROBE_NS)
+    return false;
+  last = now;
+  return true;
+}
+
 int shoal__lockword_acquire_slow(struct shoal__lockword *l, uint64_t stamp,
                                  const shoal__deadline *d)
 {
   uint32_t me = shoal__plat_stamp_tid(stamp);
   uint32_t w;
 
-  for (int i = 0; i < SPIN_READS && !d->nowait; i++) {
+  for (int spent = 0, gap = 1; spent < SPIN_PAUSES && !d->nowait; spent += gap) {
     w = atomic_load_explicit(&l->word, memory_order_relaxed);
     if (w == 0) {
       if (atomic_compare_exchange_weak_explicit(&l->word, &w, me, memory_order_acquire,
@@ -46,7 +63,10 @@ int shoal__lockword_acquire_slow(struct shoal__lockword *l, uint64_t stamp,
     } else if (w == SHOAL__LW_NOTREC) {
       return SHOAL_ENOTRECOVERABLE;
     }
-    shoal__plat_cpu_relax();
+    for (int i = 0; i < gap; i++)
+      shoal__plat_cpu_relax();
+    if (gap < SPIN_MAX_GAP)
+      gap *= 2;
   }
 
   uint64_t slice = PROBE_FIRST_NS;
@@ -63,7 +83,7 @@ int shoal__lockword_acquire_slow(struct shoal__lockword *l, uint64_t stamp,
       return SHOAL_ENOTRECOVERABLE;
     if (d->nowait) {
       int rc;
-      if (owner_dead(l, w) && (rc = take_over(l, w, stamp)) != 0)
+      if (nowait_probe_due() && owner_dead(l, w) && (rc = take_over(l, w, stamp)) != 0)
         return rc;
       if (atomic_load_explicit(&l->word, memory_order_relaxed) != w)
         continue;
@@ -98,15 +118,15 @@ acquired:
   return 0;
 }
 
-int shoal__lockword_release(struct shoal__lockword *l, uint32_t owner_tid)
+int shoal__lockword_release(struct shoal__lockword *l, uint64_t owner_stamp)
 {
+  if (owner_stamp && !shoal__lockword_held_by(l, owner_stamp))
+    return SHOAL_EPERM;
   uint32_t w = atomic_load_explicit(&l->word, memory_order_relaxed);
   for (;;) {
     uint32_t holder = w & SHOAL__LW_TID_MASK;
     if (holder == 0 || holder == SHOAL__LW_NOTREC)
-      return owner_tid ? SHOAL_EPERM : SHOAL_ENOTLOCKED;
-    if (owner_tid && holder != owner_tid)
-      return SHOAL_EPERM;
+      return owner_stamp ? SHOAL_EPERM : SHOAL_ENOTLOCKED;
     if (atomic_load_explicit(&l->flags, memory_order_relaxed) & SHOAL__LW_INCONSISTENT) {
       /* Released without repair after an owner died: nobody may trust the
        * protected state again (as pthread's robust mutexes). */
@@ -129,8 +149,7 @@ int shoal__lockword_release(struct shoal__lockword *l, uint32_t owner_tid)
 
 int shoal__lockword_consistent(struct shoal__lockword *l)
 {
-  uint32_t holder = shoal__lockword_owner(l);
-  if (holder != shoal__plat_tid() ||
+  if (!shoal__lockword_held_by(l, shoal__plat_stamp()) ||
       !(atomic_load_explicit(&l->flags, memory_order_relaxed) & SHOAL__LW_INCONSISTENT))
     return SHOAL_EINVAL;
   atomic_fetch_and_explicit(&l->flags, ~SHOAL__LW_INCONSISTENT, memory_order_relaxed);

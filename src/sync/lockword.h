@@ -64,16 +64,25 @@ static inline int shoal__lockword_acquire(struct shoal__lockword *l, uint64_t st
   return rc ? rc : shoal__lockword_acquire_slow(l, stamp, &d);
 }
 
-// shoal__lockword_release frees l.  With owner_tid != 0 only that thread may
-// release (SHOAL_EPERM otherwise); with 0 anyone may, as for Python's Lock.
-// Returns 0, SHOAL_ENOTLOCKED or SHOAL_EPERM.
-int shoal__lockword_release(struct shoal__lockword *l, uint32_t owner_tid);
+// shoal__lockword_release frees l.  With owner_stamp != 0 only that thread
+// may release (SHOAL_EPERM otherwise); with 0 anyone may, as for Python's
+// Lock.  Returns 0, SHOAL_ENOTLOCKED or SHOAL_EPERM.
+int shoal__lockword_release(struct shoal__lockword *l, uint64_t owner_stamp);
 
 // shoal__lockword_owner returns the tid holding l (0: free).
 static inline uint32_t shoal__lockword_owner(struct shoal__lockword *l)
 {
   uint32_t w = atomic_load_explicit(&l->word, memory_order_relaxed) & SHOAL__LW_TID_MASK;
   return w == SHOAL__LW_NOTREC ? 0 : w;
+}
+
+// shoal__lockword_held_by tells whether the thread with `stamp` holds l.  The
+// stamp, not just the tid, must match: a new thread that reuses the tid of a
+// dead owner does not hold the dead owner's lock.
+static inline bool shoal__lockword_held_by(struct shoal__lockword *l, uint64_t stamp)
+{
+  return shoal__lockword_owner(l) == shoal__plat_stamp_tid(stamp) &&
+         atomic_load_explicit(&l->stamp, memory_order_relaxed) == stamp;
 }
 
 // shoal__lockword_consistent clears the owner-died state; the caller must

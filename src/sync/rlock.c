@@ -6,7 +6,7 @@
 int shoal__rlock_state_acquire(struct shoal__rlock_state *st, shoal_duration timeout)
 {
   uint64_t stamp = shoal__plat_stamp();
-  if (shoal__lockword_owner(&st->lw) == shoal__plat_stamp_tid(stamp)) {
+  if (shoal__lockword_held_by(&st->lw, stamp)) {
     if (st->count >= (uint32_t)INT32_MAX)
       return SHOAL_EOVERFLOW;
     st->count++;
@@ -20,8 +20,8 @@ int shoal__rlock_state_acquire(struct shoal__rlock_state *st, shoal_duration tim
 
 int shoal__rlock_state_release(struct shoal__rlock_state *st)
 {
-  uint32_t me = shoal__plat_tid();
-  if (shoal__lockword_owner(&st->lw) != me)
+  uint64_t me = shoal__plat_stamp();
+  if (!shoal__lockword_held_by(&st->lw, me))
     return SHOAL_EPERM;
   if (--st->count > 0)
     return 0;
@@ -82,14 +82,14 @@ int shoal_rlock_is_owned(shoal_rlock *rlock)
 {
   if (!rlock)
     return SHOAL_EINVAL;
-  return shoal__lockword_owner(&rlock->st->lw) == shoal__plat_tid();
+  return shoal__lockword_held_by(&rlock->st->lw, shoal__plat_stamp());
 }
 
 int shoal_rlock_count(shoal_rlock *rlock)
 {
   if (!rlock)
     return SHOAL_EINVAL;
-  if (shoal__lockword_owner(&rlock->st->lw) != shoal__plat_tid())
+  if (!shoal__lockword_held_by(&rlock->st->lw, shoal__plat_stamp()))
     return 0;
   return (int)rlock->st->count;
 }

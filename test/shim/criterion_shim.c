@@ -2,7 +2,7 @@
 // The runner behind test/shim/criterion/criterion.h: every registered test in
 // its own forked process, .init and .fini around it, killed at its timeout;
 // prints one line a test and "N passed, N failed" at the end.
-#define _GNU_SOURCE
+
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>

@@ -2,6 +2,7 @@
 // Lock: Python's _TestLock behaviours, across threads, fork and unrelated
 // processes, plus robustness when the holder dies and bad input.
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,4 +422,27 @@ SH_TEST(lock_bad, create_exclusive_and_leading_slash)
   shoal_lock_close(lock);
   SH_ASSERT_OK(shoal_unlink(slashed));
   SH_ASSERT_ERR(shoal_unlink(name), SHOAL_ENOENT);
+}
+
+SH_TEST(lock_named, reused_thread_id_holding_is_dead)
+{
+  /* The lock names our own tid but another start time: a dead thread whose
+   * tid we inherited.  We get the lock with SHOAL_EOWNERDEAD. */
+  const char *name = sh_name("lock");
+  char path[256];
+  SH_ASSERT_OK(shoal_lock_open(&lock, name, &(shoal_open_opts){.flags = SHOAL_OPEN_CREATE}));
+  uint32_t tid = (uint32_t)gettid();
+  struct {
+    uint32_t word, flags;
+    uint64_t stamp;
+  } fake = {tid, 0, ((uint64_t)tid << 34) | 12345};
+  snprintf(path, sizeof path, "/dev/shm/%s", name);
+  int fd = open(path, O_RDWR);
+  cr_assert(pwrite(fd, &fake, sizeof fake, 64) == sizeof fake);
+  close(fd);
+  SH_ASSERT_ERR(shoal_lock_consistent(lock), SHOAL_EINVAL);
+  SH_ASSERT_ERR(shoal_lock_acquire(lock, SHOAL_SEC(5)), SHOAL_EOWNERDEAD);
+  SH_ASSERT_OK(shoal_lock_consistent(lock));
+  SH_ASSERT_OK(shoal_lock_release(lock));
+  shoal_lock_close(lock);
 }

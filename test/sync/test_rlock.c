@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // RLock: reentrancy, ownership, robustness, across threads/fork/processes.
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -179,4 +181,33 @@ SH_TEST(rlock_bad, null_and_wrong_type)
   SH_ASSERT_OK(shoal_rlock_create(&rlock));
   SH_ASSERT_ERR(shoal_rlock_acquire(rlock, -7), SHOAL_EINVAL);
   shoal_rlock_destroy(rlock);
+}
+
+SH_TEST(rlock_named, reused_thread_id_is_not_the_owner)
+{
+  /* A dead owner whose tid the kernel gave to this thread: the stamp in the
+   * lock names our tid with another start time.  We must not count as the
+   * owner, and must get the lock with SHOAL_EOWNERDEAD. */
+  const char *name = sh_name("rlock");
+  char path[256];
+  SH_ASSERT_OK(shoal_rlock_open(&rlock, name, &(shoal_open_opts){.flags = SHOAL_OPEN_CREATE}));
+  uint32_t tid = (uint32_t)gettid();
+  struct {
+    uint32_t word, flags;
+    uint64_t stamp;
+    uint32_t count;
+  } fake = {tid, 0, ((uint64_t)tid << 34) | 12345, 1};
+  snprintf(path, sizeof path, "/dev/shm/%s", name);
+  int fd = open(path, O_RDWR);
+  cr_assert(pwrite(fd, &fake, sizeof fake, 64) == sizeof fake);
+  close(fd);
+  SH_ASSERT_RC(shoal_rlock_is_owned(rlock), 0);
+  SH_ASSERT_RC(shoal_rlock_count(rlock), 0);
+  SH_ASSERT_ERR(shoal_rlock_release(rlock), SHOAL_EPERM);
+  SH_ASSERT_ERR(shoal_rlock_acquire(rlock, SHOAL_NOWAIT), SHOAL_EOWNERDEAD);
+  SH_ASSERT_RC(shoal_rlock_count(rlock), 1);
+  SH_ASSERT_OK(shoal_rlock_consistent(rlock));
+  SH_ASSERT_OK(shoal_rlock_release(rlock));
+  SH_ASSERT_RC(shoal_rlock_is_owned(rlock), 0);
+  shoal_rlock_close(rlock);
 }

@@ -96,7 +96,7 @@ int shoal__plat_shm_open(const char *name, size_t min_size, void **addr, size_t 
   snprintf(path, sizeof path, SHM_DIR "/%s", name);
   int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
-    return errno == ELOOP ? SHOAL_ECORRUPT : err_from_errno(errno);
+    return errno == ELOOP || errno == EISDIR ? SHOAL_ECORRUPT : err_from_errno(errno);
   if (fstat(fd, &st) != 0) {
     int rc = err_from_errno(errno);
     close(fd);

@@ -13,7 +13,7 @@
 
 #include "platform/platform.h"
 
-_Thread_local uint64_t shoal__plat_stamp_cache;
+_Thread_local uint64_t shoal__plat_stamp_cache __attribute__((tls_model("initial-exec")));
 
 #define STAMP_TIME_BITS 34
 #define STAMP_TIME_MASK ((UINT64_C(1) << STAMP_TIME_BITS) - 1)
