@@ -128,18 +128,8 @@ int sh_wait(pid_t pid, int timeout_ms)
   return WEXITSTATUS(status);
 }
 
-pid_t sh_helper(int *out_fd, const char *arg, ...)
+static pid_t spawn_argv(int *out_fd, const char **argv)
 {
-  const char *argv[16];
-  int argc = 0;
-  argv[argc++] = SHOAL_TEST_HELPER;
-  va_list ap;
-  va_start(ap, arg);
-  for (const char *a = arg; a && argc < 15; a = va_arg(ap, const char *))
-    argv[argc++] = a;
-  va_end(ap);
-  argv[argc] = NULL;
-
   int fds[2];
   cr_assert(pipe2(fds, O_CLOEXEC) == 0);
   posix_spawn_file_actions_t fa;
@@ -154,6 +144,37 @@ pid_t sh_helper(int *out_fd, const char *arg, ...)
     *out_fd = fds[0];
   else
     close(fds[0]);
+  return pid;
+}
+
+static pid_t spawn_va(int *out_fd, const char *path, const char *arg, va_list ap)
+{
+  const char *argv[16];
+  int argc = 0;
+  argv[argc++] = path;
+  for (const char *a = arg; a && argc < 15; a = va_arg(ap, const char *))
+    argv[argc++] = a;
+  argv[argc] = NULL;
+  return spawn_argv(out_fd, argv);
+}
+
+pid_t sh_helper(int *out_fd, const char *arg, ...)
+{
+  va_list ap;
+  va_start(ap, arg);
+  pid_t pid = spawn_va(out_fd, SHOAL_TEST_HELPER, arg, ap);
+  va_end(ap);
+  return pid;
+}
+
+pid_t sh_spawn(int *out_fd, const char *helper, const char *arg, ...)
+{
+  static char path[512];
+  snprintf(path, sizeof path, "%s/%s", SHOAL_TEST_BIN_DIR, helper);
+  va_list ap;
+  va_start(ap, arg);
+  pid_t pid = spawn_va(out_fd, path, arg, ap);
+  va_end(ap);
   return pid;
 }
 

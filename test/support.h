@@ -75,6 +75,10 @@ int sh_wait(pid_t pid, int timeout_ms);
 // its stdout is a pipe whose read end is stored in *out_fd (when not NULL).
 pid_t sh_helper(int *out_fd, const char *arg, ...);
 
+// sh_spawn is sh_helper for another helper binary, named as built from
+// test/<module>/<helper>.c (e.g. "queue_helper").
+pid_t sh_spawn(int *out_fd, const char *helper, const char *arg, ...);
+
 // sh_read_line reads one line (without '\n') from fd into buf, failing the
 // test after timeout_ms.
 void sh_read_line(int fd, char *buf, size_t len, int timeout_ms);

@@ -137,6 +137,10 @@ typedef struct shoal_open_opts {
 // SHOAL_ENOENT if there is no such name, SHOAL_EACCES.  Thread-safe.
 SHOAL_API int shoal_unlink(const char *name);
 
+// shoal_free releases memory that a shoal function allocated for the caller
+// (shoal_queue_get_alloc, for one).  NULL is a no-op.  Thread-safe.
+SHOAL_API void shoal_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

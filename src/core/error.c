@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // shoal_strerror and shoal_err_name, generated from the one table in
-// shoal/common.h.
+// shoal/common.h, and shoal_free.
+#include <stdlib.h>
 #include <string.h>
 
 #include "shoal/common.h"
@@ -43,4 +44,9 @@ const char *shoal_err_name(int err)
 #undef LIB_NAME
   }
   return "SHOAL_E?";
+}
+
+void shoal_free(void *p)
+{
+  free(p);
 }

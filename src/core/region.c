@@ -43,9 +43,15 @@ int shoal__name_check(const char *name, const char **out)
 int shoal__region_create(struct shoal__region *r, uint32_t type, size_t payload_size,
                          shoal__region_init_fn init, void *arg)
 {
+  return shoal__region_create_fd(r, type, payload_size, init, arg, NULL);
+}
+
+int shoal__region_create_fd(struct shoal__region *r, uint32_t type, size_t payload_size,
+                            shoal__region_init_fn init, void *arg, int *fd)
+{
   size_t size = round_to_page(SHOAL__REGION_HEADER_SIZE + payload_size);
   void *p;
-  int rc = shoal__plat_map_anon(size, &p);
+  int rc = fd ? shoal__plat_map_anon_fd(size, &p, fd) : shoal__plat_map_anon(size, &p);
   if (rc)
     return rc;
   r->hdr = p;
@@ -54,6 +60,10 @@ int shoal__region_create(struct shoal__region *r, uint32_t type, size_t payload_
   if (init && (rc = init(shoal__region_payload(r), payload_size, arg)) != 0) {
     shoal__plat_unmap(p, size);
     r->hdr = NULL;
+    if (fd) {
+      shoal__plat_close_fd(*fd);
+      *fd = -1;
+    }
     return rc;
   }
   header_fill(r->hdr, type, size, payload_size);
@@ -96,16 +106,20 @@ static int header_check(const struct shoal__region_header *h, size_t mapped, uin
 }
 
 static int open_existing(struct shoal__region *r, const char *name, uint32_t type,
-                         size_t min_payload)
+                         size_t min_payload, int *fd)
 {
   void *p;
   size_t size;
-  int rc = shoal__plat_shm_open(name, SHOAL__REGION_HEADER_SIZE, &p, &size);
+  int rc = shoal__plat_shm_open(name, SHOAL__REGION_HEADER_SIZE, &p, &size, fd);
   if (rc)
     return rc;
   rc = header_check(p, size, type, min_payload);
   if (rc) {
     shoal__plat_unmap(p, size);
+    if (fd) {
+      shoal__plat_close_fd(*fd);
+      *fd = -1;
+    }
     return rc;
   }
   r->hdr = p;
@@ -117,6 +131,13 @@ static int open_existing(struct shoal__region *r, const char *name, uint32_t typ
 int shoal__region_open(struct shoal__region *r, const char *name, uint32_t type,
                        size_t payload_size, size_t min_payload, const shoal_open_opts *opts,
                        shoal__region_init_fn init, void *arg)
+{
+  return shoal__region_open_fd(r, name, type, payload_size, min_payload, opts, init, arg, NULL);
+}
+
+int shoal__region_open_fd(struct shoal__region *r, const char *name, uint32_t type,
+                          size_t payload_size, size_t min_payload, const shoal_open_opts *opts,
+                          shoal__region_init_fn init, void *arg, int *fd)
 {
   const char *n;
   int rc = shoal__name_check(name, &n);
@@ -132,20 +153,20 @@ int shoal__region_open(struct shoal__region *r, const char *name, uint32_t type,
         return SHOAL_EINVAL;
   }
   if (!(flags & SHOAL_OPEN_CREATE))
-    return open_existing(r, n, type, min_payload);
+    return open_existing(r, n, type, min_payload, fd);
 
   /* Create, or open what another process created first; loop because the
    * other object may be unlinked between our two attempts. */
   for (int attempt = 0; attempt < 100; attempt++) {
     if (!(flags & SHOAL_OPEN_EXCL)) {
-      rc = open_existing(r, n, type, min_payload);
+      rc = open_existing(r, n, type, min_payload, fd);
       if (rc != SHOAL_ENOENT)
         return rc;
     }
     struct named_init ni = {type, payload_size, init, arg};
     size_t size = round_to_page(SHOAL__REGION_HEADER_SIZE + payload_size);
     void *p;
-    rc = shoal__plat_shm_create(n, size, mode, named_init_fn, &ni, &p);
+    rc = shoal__plat_shm_create(n, size, mode, named_init_fn, &ni, &p, fd);
     if (rc == 0) {
       r->hdr = p;
       r->size = size;
@@ -173,7 +194,7 @@ int shoal_unlink(const char *name)
     return rc;
   void *p;
   size_t size;
-  rc = shoal__plat_shm_open(n, SHOAL__REGION_HEADER_SIZE, &p, &size);
+  rc = shoal__plat_shm_open(n, SHOAL__REGION_HEADER_SIZE, &p, &size, NULL);
   if (rc)
     return rc;
   const struct shoal__region_header *h = p;

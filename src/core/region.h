@@ -29,6 +29,7 @@ enum shoal__type {
   SHOAL__TYPE_EVENT = 4,
   SHOAL__TYPE_CONDITION = 5,
   SHOAL__TYPE_BARRIER = 6,
+  SHOAL__TYPE_QUEUE = 16,
 };
 
 struct shoal__region_header {
@@ -72,6 +73,16 @@ int shoal__region_create(struct shoal__region *r, uint32_t type, size_t payload_
 int shoal__region_open(struct shoal__region *r, const char *name, uint32_t type,
                        size_t payload_size, size_t min_payload, const shoal_open_opts *opts,
                        shoal__region_init_fn init, void *arg);
+
+// shoal__region_create_fd and shoal__region_open_fd are the same, and also
+// return an open descriptor of the region's memory in *fd (a memfd for an
+// anonymous region), for objects that map parts of it again.  The caller
+// closes *fd.  The region's size is a multiple of the page size.
+int shoal__region_create_fd(struct shoal__region *r, uint32_t type, size_t payload_size,
+                            shoal__region_init_fn init, void *arg, int *fd);
+int shoal__region_open_fd(struct shoal__region *r, const char *name, uint32_t type,
+                          size_t payload_size, size_t min_payload, const shoal_open_opts *opts,
+                          shoal__region_init_fn init, void *arg, int *fd);
 
 // shoal__region_close unmaps this process's view.  The region itself goes
 // when the last process unmaps it (and, if named, its name is unlinked).

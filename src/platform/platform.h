@@ -98,12 +98,27 @@ size_t shoal__plat_page_size(void);
 // error from init or the system.
 int shoal__plat_shm_create(const char *name, size_t size, unsigned mode,
                            int (*init)(void *addr, size_t size, void *arg), void *arg,
-                           void **addr);
+                           void **addr, int *fd_out);
 
 // shoal__plat_shm_open maps the existing shm object `name` whole.  Returns 0
-// with *addr and *size, SHOAL_ENOENT, SHOAL_EACCES, or SHOAL_ECORRUPT when the
-// object is smaller than min_size.
-int shoal__plat_shm_open(const char *name, size_t min_size, void **addr, size_t *size);
+// with *addr and *size (and an open descriptor in *fd_out when not NULL),
+// SHOAL_ENOENT, SHOAL_EACCES, or SHOAL_ECORRUPT when the object is smaller
+// than min_size or not a regular file.
+int shoal__plat_shm_open(const char *name, size_t min_size, void **addr, size_t *size,
+                         int *fd_out);
+
+// shoal__plat_map_anon_fd is shoal__plat_map_anon backed by an anonymous file
+// (memfd), whose descriptor it returns in *fd_out so that parts of the memory
+// can be mapped again (see shoal__plat_map_mirror).
+int shoal__plat_map_anon_fd(size_t size, void **out, int *fd_out);
+
+// shoal__plat_map_mirror maps bytes [offset, offset+len) of fd twice, back to
+// back, and returns the start in *out: a ring buffer whose records never wrap.
+// len and offset must be multiples of the page size.  Unmap 2*len bytes.
+int shoal__plat_map_mirror(int fd, size_t offset, size_t len, void **out);
+
+// shoal__plat_close_fd closes a descriptor returned by this layer (< 0: no-op).
+void shoal__plat_close_fd(int fd);
 
 // shoal__plat_shm_unlink removes the name.  Returns 0 or SHOAL_ENOENT/EACCES.
 int shoal__plat_shm_unlink(const char *name);

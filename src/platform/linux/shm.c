@@ -45,7 +45,7 @@ void shoal__plat_unmap(void *addr, size_t size)
 
 int shoal__plat_shm_create(const char *name, size_t size, unsigned mode,
                            int (*init)(void *addr, size_t size, void *arg), void *arg,
-                           void **addr)
+                           void **addr, int *fd_out)
 {
   static _Atomic unsigned counter;
   char tmp[128], path[300];
@@ -77,7 +77,10 @@ int shoal__plat_shm_create(const char *name, size_t size, unsigned mode,
     goto fail;
   }
   unlink(tmp);
-  close(fd);
+  if (fd_out)
+    *fd_out = fd;
+  else
+    close(fd);
   *addr = p;
   return 0;
 fail:
@@ -88,7 +91,8 @@ fail:
   return rc == SHOAL_ENOSPC ? SHOAL_ENOMEM : rc;
 }
 
-int shoal__plat_shm_open(const char *name, size_t min_size, void **addr, size_t *size)
+int shoal__plat_shm_open(const char *name, size_t min_size, void **addr, size_t *size,
+                         int *fd_out)
 {
   char path[300];
   struct stat st;
@@ -107,9 +111,12 @@ int shoal__plat_shm_open(const char *name, size_t min_size, void **addr, size_t 
     return SHOAL_ECORRUPT;
   }
   void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
+  if (p == MAP_FAILED || !fd_out)
+    close(fd);
   if (p == MAP_FAILED)
     return SHOAL_ENOMEM;
+  if (fd_out)
+    *fd_out = fd;
   *addr = p;
   *size = (size_t)st.st_size;
   return 0;
@@ -120,4 +127,48 @@ int shoal__plat_shm_unlink(const char *name)
   char path[300];
   snprintf(path, sizeof path, SHM_DIR "/%s", name);
   return unlink(path) == 0 ? 0 : err_from_errno(errno);
+}
+
+int shoal__plat_map_anon_fd(size_t size, void **out, int *fd_out)
+{
+  int fd = memfd_create("shoal", MFD_CLOEXEC);
+  if (fd < 0)
+    return err_from_errno(errno);
+  if (ftruncate(fd, (off_t)size) != 0) {
+    close(fd);
+    return SHOAL_ENOMEM;
+  }
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    close(fd);
+    return SHOAL_ENOMEM;
+  }
+  *out = p;
+  *fd_out = fd;
+  return 0;
+}
+
+int shoal__plat_map_mirror(int fd, size_t offset, size_t len, void **out)
+{
+  /* Reserve 2*len of address space, then map the same file range into both
+   * halves: bytes at base+i and base+len+i are one and the same. */
+  char *base = mmap(NULL, 2 * len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED)
+    return SHOAL_ENOMEM;
+  for (int half = 0; half < 2; half++) {
+    void *p = mmap(base + half * len, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                   (off_t)offset);
+    if (p == MAP_FAILED) {
+      munmap(base, 2 * len);
+      return SHOAL_ENOMEM;
+    }
+  }
+  *out = base;
+  return 0;
+}
+
+void shoal__plat_close_fd(int fd)
+{
+  if (fd >= 0)
+    close(fd);
 }
