@@ -309,7 +309,8 @@ int shoal__heap_get(shoal_queue *q, struct get_sink *sink, const shoal__deadline
       dst = (char *)sink->buf + used;
     }
     c->get_progress = pos + 1;
-    memcpy(dst, payload, len);
+    if (len)
+      memcpy(dst, payload, len);
     if (k == 0 && sink->prio)
       *sink->prio = ext_at(q, pos)->prio;
     sink->lens[k++] = len;

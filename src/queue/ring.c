@@ -221,7 +221,8 @@ int shoal__fifo_get(shoal_queue *q, struct get_sink *sink, const shoal__deadline
     if (used + len > sink->buflen)
       break;
     c->get_pending = k + 1;
-    memcpy((char *)sink->buf + used, r + 1, len);
+    if (len)
+      memcpy((char *)sink->buf + used, r + 1, len);
     sink->lens[k] = len;
     used += len;
     pos += fifo_rec_size(len);

@@ -34,6 +34,7 @@ __attribute__((noreturn, format(printf, 4, 5))) void shim_fail(const char *file,
     if (!(cond))                                                                                   \
       shim_fail(__FILE__, __LINE__, #cond, " " __VA_ARGS__);                                        \
   } while (0)
+#define cr_assert_fail(...) shim_fail(__FILE__, __LINE__, "failure", " " __VA_ARGS__)
 #define cr_assert_eq(a, b, ...) cr_assert((a) == (b), ##__VA_ARGS__)
 #define cr_assert_neq(a, b, ...) cr_assert((a) != (b), ##__VA_ARGS__)
 #define cr_assert_not_null(a, ...) cr_assert((a) != NULL, ##__VA_ARGS__)
