@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh bench    also the benchmark peers
 set -eu
 
-PKGS="build-essential cmake pkg-config libcriterion-dev python3"
+PKGS="build-essential cmake pkg-config libcriterion-dev libssl-dev python3"
 if [ "${1:-}" = "bench" ]; then
   PKGS="$PKGS libzmq3-dev libboost-dev g++"
 fi
