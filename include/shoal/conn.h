@@ -205,6 +205,9 @@ SHOAL_API int shoal_conn_answer_challenge(shoal_conn *c, const void *key, size_t
 
 /* ----------------------------------------------------- Listener, Client -- */
 
+/* Room for any address string shoal returns, NUL included. */
+#define SHOAL_CONN_ADDRESS_MAX 160
+
 /*
  * Addresses are strings:
  *   "tcp://HOST:PORT", "tcp://[V6ADDR]:PORT"  TCP over IPv4 or IPv6; HOST is
@@ -272,6 +275,102 @@ SHOAL_API void shoal_listener_close(shoal_listener *l);
 // SHOAL_EMFILE, SHOAL_ENOMEM.  Thread-safe.
 SHOAL_API int shoal_client(shoal_conn **out, const char *address, const shoal_conn_opts *opts,
                            shoal_duration timeout);
+
+/* ---------------------------------------------------------------- wait -- */
+
+/* One thing shoal_conn_wait watches: a connection, or a raw descriptor. */
+typedef struct shoal_wait_item {
+  shoal_conn *conn; /* a connection (readable end), or NULL to watch fd */
+  int fd;           /* with conn NULL: any descriptor — a process sentinel, a
+                       queue's descriptor, a socket, shoal_listener_fileno() */
+  int ready;        /* out: 1 when ready, 0 when not */
+} shoal_wait_item;
+
+// shoal_conn_wait waits at most timeout until at least one of the n items is
+// ready, then marks every ready one (multiprocessing.connection.wait):
+// a connection when a receive would not block (a message or part of one is
+// there, or EOF, or the connection holds a message or error already), a
+// raw descriptor when poll(2) says it is readable or hung up (a listener
+// has a client waiting, a process ended, a queue has items).  Returns how
+// many are ready (> 0), or SHOAL_EAGAIN (SHOAL_NOWAIT) / SHOAL_ETIMEDOUT
+// when none became ready (Python's []).  n may be 0 only with a timeout,
+// which then just sleeps.  Errors: SHOAL_EBADF (a send-only connection, a
+// negative or closed descriptor), SHOAL_EINVAL, SHOAL_ENOMEM.  Consumes
+// nothing.  Thread-safe as long as no other thread closes the items.
+SHOAL_API int shoal_conn_wait(shoal_wait_item *items, size_t n, shoal_duration timeout);
+
+/* ---------------------------------------------------------- Named pipes -- */
+
+enum shoal_fifo_flags {
+  SHOAL_FIFO_READ = 1,  /* open the FIFO's read end */
+  SHOAL_FIFO_WRITE = 2, /* open the FIFO's write end */
+};
+
+// shoal_fifo_create makes a named pipe at path (os.mkfifo) with permission
+// bits mode applied as given (0 = 0600; the umask does not apply).  Errors:
+// SHOAL_EEXIST, SHOAL_ENOENT (no such directory), SHOAL_EACCES,
+// SHOAL_ENAMETOOLONG, SHOAL_EINVAL (NULL or empty path, mode over 0777).
+// Remove it with unlink(2).  Thread-safe.
+SHOAL_API int shoal_fifo_create(const char *path, unsigned mode);
+
+// shoal_fifo_open opens one end of the FIFO at path as a connection that
+// carries framed messages between unrelated processes: SHOAL_FIFO_READ
+// gives a receive-only connection at once (its receives wait for a writer
+// and its messages); SHOAL_FIFO_WRITE a send-only one, waiting at most
+// timeout for a reader to open the FIFO.  Messages of at most 4092 bytes
+// stay whole even when several writers share the FIFO.  A receive returns
+// SHOAL_EEOF once a writer came and every writer closed.  Release with
+// shoal_conn_close.  Errors: SHOAL_ENOENT, SHOAL_EACCES, SHOAL_ETYPE (path
+// is not a FIFO), SHOAL_EAGAIN / SHOAL_ETIMEDOUT (no reader), SHOAL_EINVAL
+// (flags not exactly one of READ or WRITE, bad opts), SHOAL_EMFILE,
+// SHOAL_ENOMEM.  Thread-safe.
+SHOAL_API int shoal_fifo_open(shoal_conn **out, const char *path, unsigned flags,
+                              const shoal_conn_opts *opts, shoal_duration timeout);
+
+/* ------------------------------------------------------------ Datagrams -- */
+
+typedef struct shoal_dgram shoal_dgram;
+
+// shoal_dgram_open binds a UDP endpoint at address, "udp://HOST:PORT" or
+// "udp://[V6ADDR]:PORT" (port 0: the system picks one) — Python's
+// socket(AF_INET, SOCK_DGRAM) + bind.  Errors: SHOAL_EINVAL (malformed
+// address), SHOAL_ENOENT (unknown host), SHOAL_EADDRINUSE,
+// SHOAL_EADDRNOTAVAIL, SHOAL_EACCES, SHOAL_EMFILE, SHOAL_ENOMEM.
+// Thread-safe.  After fork both processes may use it.
+SHOAL_API int shoal_dgram_open(shoal_dgram **out, const char *address);
+
+// shoal_dgram_address returns the bound address with its real port, in the
+// form shoal_dgram_send_to takes; the string lives as long as d.
+SHOAL_API const char *shoal_dgram_address(shoal_dgram *d);
+
+// shoal_dgram_fileno returns the socket (for shoal_conn_wait or an event
+// loop), or SHOAL_EINVAL.
+SHOAL_API int shoal_dgram_fileno(shoal_dgram *d);
+
+// shoal_dgram_close closes the socket and frees d.  NULL is a no-op.
+SHOAL_API void shoal_dgram_close(shoal_dgram *d);
+
+// shoal_dgram_send_to sends len bytes (0 is fine) as one datagram to the
+// "udp://..." address `to`, of the endpoint's own family (sendto).  The
+// timeout bounds waiting for room in the send buffer.  Errors:
+// SHOAL_EMSGSIZE (larger than a datagram can be), SHOAL_EAFNOSUPPORT (to is
+// of the other IP family), SHOAL_EINVAL, SHOAL_ENOENT (unknown host),
+// SHOAL_EAGAIN / SHOAL_ETIMEDOUT, SHOAL_ECONNREFUSED (an earlier datagram
+// was refused by the peer's host).  Not thread-safe on one d (it caches
+// the last destination).
+SHOAL_API int shoal_dgram_send_to(shoal_dgram *d, const void *buf, size_t len, const char *to,
+                                  shoal_duration timeout);
+
+// shoal_dgram_recv_from waits at most timeout for one datagram, copies it
+// to buf and stores its length in *len and, when from is not NULL, the
+// sender's address (from_cap >= SHOAL_CONN_ADDRESS_MAX) in from (recvfrom).
+// A datagram longer than cap is truncated to cap bytes: the call returns
+// SHOAL_EMSGSIZE with the full length in *len, and the rest is lost (UDP
+// hands a datagram over in one read).  Errors: SHOAL_EAGAIN /
+// SHOAL_ETIMEDOUT, SHOAL_EMSGSIZE, SHOAL_ECONNREFUSED (see send_to),
+// SHOAL_EINVAL.
+SHOAL_API int shoal_dgram_recv_from(shoal_dgram *d, void *buf, size_t cap, size_t *len,
+                                    char *from, size_t from_cap, shoal_duration timeout);
 
 #ifdef __cplusplus
 }

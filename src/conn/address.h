@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "shoal/conn.h"
+
 /* Longest formatted address, NUL included. */
-#define SHOAL__ADDR_STR_MAX 160
+#define SHOAL__ADDR_STR_MAX SHOAL_CONN_ADDRESS_MAX
 /* Most resolved candidates kept for one host name. */
 #define SHOAL__ADDR_MAX_CANDIDATES 4
 

@@ -123,11 +123,11 @@ static long read_once(shoal_conn *c, void *p, size_t n)
   struct iovec iov = {p, n};
   struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
   if (!(c->flags & CONN_UNIX))
-    return shoal__plat_recv(c->fd, &m);
+    return shoal__plat_recv(c->fd, &m, 0);
   union fd_control ctl;
   m.msg_control = ctl.buf;
   m.msg_controllen = sizeof ctl.buf;
-  long r = shoal__plat_recv(c->fd, &m);
+  long r = shoal__plat_recv(c->fd, &m, 0);
   if (r > 0 && m.msg_controllen > 0)
     close_stray_fds(&m);
   return r;
@@ -582,7 +582,7 @@ int shoal_conn_recv_fds(shoal_conn *c, int *fds, size_t cap, size_t *n, shoal_du
   for (;;) {
     m = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
                         .msg_controllen = sizeof ctl.buf};
-    r = shoal__plat_recv(c->fd, &m);
+    r = shoal__plat_recv(c->fd, &m, 0);
     if (r != SHOAL_EAGAIN)
       break;
     if ((rc = shoal__wait_fd(c->fd, POLLIN, &d)) != 0)

@@ -63,9 +63,11 @@ int shoal__plat_accept(int fd);
 // SIGPIPE: bytes sent, or SHOAL_EAGAIN, SHOAL_EPIPE, ...
 long shoal__plat_send(int fd, const struct msghdr *msg);
 
-// shoal__plat_recv receives into msg from a socket without blocking:
-// bytes received (0: the peer closed), or SHOAL_EAGAIN, ...
-long shoal__plat_recv(int fd, struct msghdr *msg);
+// shoal__plat_recv receives into msg from a socket without blocking, with
+// recvmsg's extra `flags` (MSG_TRUNC: a datagram's full length); received
+// descriptors are close-on-exec.  Bytes received (0: the peer closed), or
+// SHOAL_EAGAIN, ...
+long shoal__plat_recv(int fd, struct msghdr *msg, int flags);
 
 // shoal__plat_writev writes to a non-blocking descriptor that is not a
 // socket (pipe, FIFO) without raising SIGPIPE: bytes written or SHOAL_E*.
@@ -182,9 +184,11 @@ int shoal__plat_accept(int fd);
 // SIGPIPE: bytes sent, or SHOAL_EAGAIN, SHOAL_EPIPE, ...
 long shoal__plat_send(int fd, const struct msghdr *msg);
 
-// shoal__plat_recv receives into msg from a socket without blocking:
-// bytes received (0: the peer closed), or SHOAL_EAGAIN, ...
-long shoal__plat_recv(int fd, struct msghdr *msg);
+// shoal__plat_recv receives into msg from a socket without blocking, with
+// recvmsg's extra `flags` (MSG_TRUNC: a datagram's full length); received
+// descriptors are close-on-exec.  Bytes received (0: the peer closed), or
+// SHOAL_EAGAIN, ...
+long shoal__plat_recv(int fd, struct msghdr *msg, int flags);
 
 // shoal__plat_writev writes to a non-blocking descriptor that is not a
 // socket (pipe, FIFO) without raising SIGPIPE: bytes written or SHOAL_E*.

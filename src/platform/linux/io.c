@@ -62,10 +62,10 @@ long shoal__plat_send(int fd, const struct msghdr *msg)
   }
 }
 
-long shoal__plat_recv(int fd, struct msghdr *msg)
+long shoal__plat_recv(int fd, struct msghdr *msg, int flags)
 {
   for (;;) {
-    ssize_t n = recvmsg(fd, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(fd, msg, flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n >= 0)
       return n;
     if (errno != EINTR)
