@@ -13,7 +13,11 @@ limit=${TOUR_TIMEOUT:-60}
 TOUR='threads_counter|1|two threads, one Lock, 2,000,000 increments
 threads_decrement|2|100 threads decrement n = 100 under a Lock
 threads_event|3|one thread waits on an Event, another sets it
-process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes'
+pipe_duplex|12|Pipe(duplex=True) both ways in parent and child, a simplex pipe, EOF
+named_pipe|13|a named pipe (mkfifo) between two processes
+sockets|16|TCP stream and UDP datagrams between processes on localhost
+process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes
+python_server|-|a C Listener answering an unmodified Python multiprocessing Client'
 
 if [ ! -d "$dir" ]; then
   echo "tour: no such directory: $dir (build first: cmake --build build)" >&2
