@@ -2,6 +2,8 @@
 #   make run      install missing Debian packages, build, run the tour of examples
 #   make test     build, run every test with ctest, then again under ASan+UBSan and TSan
 #   make bench    build and run the benchmarks (peers side by side, ratios)
+#   make fuzz     libFuzzer (clang) on the conn frame decoder and handshake,
+#                 FUZZ_TIME seconds each (default 60)
 #   make install  PREFIX=/usr/local DESTDIR=
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -12,8 +14,12 @@ BUILD := build
 ASAN := build-asan
 TSAN := build-tsan
 BENCHB := build-bench
+FUZZB := build-fuzz
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang-14
+FUZZ_TARGETS := frame handshake
 
-.PHONY: all deps build run test test-plain test-asan test-tsan bench install clean
+.PHONY: all deps build run test test-plain test-asan test-tsan bench fuzz install clean
 
 all: build
 
@@ -50,8 +56,27 @@ bench:
 	cmake --build $(BENCHB) -j $(JOBS)
 	@scripts/bench.sh $(BENCHB)/bench
 
+# Each target: the library's sources and test/conn/fuzz_conn.c under
+# libFuzzer + ASan + UBSan; new inputs go to $(FUZZB)/corpus-<target>, the
+# checked-in seeds (test/conn/corpus/<target>) are read.  A crash fails.
+fuzz:
+	@scripts/install-deps.sh fuzz
+	mkdir -p $(FUZZB)
+	for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -D_GNU_SOURCE -DSHOAL_BUILDING -DSHOAL_FUZZ_TARGET=$$t -Iinclude -Isrc \
+	    src/*/*.c src/platform/linux/*.c test/conn/fuzz_conn.c \
+	    $$(pkg-config --cflags --libs libcrypto) -pthread -o $(FUZZB)/fuzz_$$t || exit 1; \
+	done
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZB)/corpus-$$t; \
+	  $(FUZZB)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
+	    -artifact_prefix=$(FUZZB)/$$t- $(FUZZB)/corpus-$$t test/conn/corpus/$$t || exit 1; \
+	done
+	@echo "make fuzz: no crash in $(FUZZ_TIME) s per target"
+
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(TSAN) $(BENCHB)
+	rm -rf $(BUILD) $(ASAN) $(TSAN) $(BENCHB) $(FUZZB)

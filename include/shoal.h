@@ -5,6 +5,7 @@
 #define SHOAL_H
 
 #include <shoal/common.h>
+#include <shoal/conn.h>
 #include <shoal/queue.h>
 #include <shoal/sync.h>
 

@@ -3,11 +3,15 @@
 # only those missing.  Run as root (or through sudo) on Debian 12.
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh bench    also the benchmark peers
+#   scripts/install-deps.sh fuzz     also clang and libFuzzer (make fuzz)
 set -eu
 
-PKGS="build-essential cmake pkg-config libcriterion-dev python3"
+PKGS="build-essential cmake pkg-config libcriterion-dev libssl-dev python3"
 if [ "${1:-}" = "bench" ]; then
   PKGS="$PKGS libzmq3-dev libboost-dev g++"
+fi
+if [ "${1:-}" = "fuzz" ]; then
+  PKGS="$PKGS clang-14 libclang-rt-14-dev"
 fi
 
 missing=""

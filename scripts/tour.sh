@@ -13,12 +13,16 @@ limit=${TOUR_TIMEOUT:-60}
 TOUR='threads_counter|1|two threads, one Lock, 2,000,000 increments
 threads_decrement|2|100 threads decrement n = 100 under a Lock
 threads_event|3|one thread waits on an Event, another sets it
-process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes
 queue_threads|5|producer and consumer threads through a queue, ending with a sentinel
 queue_bounded|9|a bounded Queue of 5: full, empty, get_nowait, a put that blocks, get with a timeout
 queue_joinable|10|three cooks, two daemon eaters, a JoinableQueue and join()
 queue_priority|11|a priority queue across processes
-queue_epoll|22|one epoll waiting on two queues and a pipe'
+pipe_duplex|12|Pipe(duplex=True) both ways in parent and child, a simplex pipe, EOF
+named_pipe|13|a named pipe (mkfifo) between two processes
+sockets|16|TCP stream and UDP datagrams between processes on localhost
+process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes
+queue_epoll|22|one epoll waiting on two queues and a pipe
+python_server|-|a C Listener answering an unmodified Python multiprocessing Client'
 
 if [ ! -d "$dir" ]; then
   echo "tour: no such directory: $dir (build first: cmake --build build)" >&2

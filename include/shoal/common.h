@@ -49,6 +49,12 @@ extern "C" {
   X(EMSGSIZE, "buffer too small for the message")                                \
   X(ENOTSUP, "not supported")                                                    \
   X(ECONNRESET, "connection reset by peer")                                      \
+  X(EADDRINUSE, "address already in use")                                        \
+  X(EADDRNOTAVAIL, "address not available on this machine")                     \
+  X(EAFNOSUPPORT, "address family not supported")                                \
+  X(ENETUNREACH, "network unreachable")                                          \
+  X(EHOSTUNREACH, "host unreachable")                                            \
+  X(EPROTO, "protocol error: the peer sent data that breaks the framing")        \
   X(ETIMEDOUT, "timed out")                                                      \
   X(ECONNREFUSED, "connection refused")                                          \
   X(ECANCELED, "cancelled")                                                      \
@@ -58,7 +64,7 @@ extern "C" {
 /* Library-only codes: name, value, message. */
 #define SHOAL_LIBERR_MAP(X)                                                      \
   X(ECLOSED, -4201, "object is closed or shut down")                             \
-  X(EBROKEN, -4202, "barrier is broken")                                         \
+  X(EBROKEN, -4202, "broken: barrier aborted, or connection framing lost")      \
   X(EWORKERDIED, -4203, "worker process died")                                   \
   X(EEOF, -4204, "end of stream: the peer closed")                               \
   X(EAUTH, -4205, "authentication failed")                                       \

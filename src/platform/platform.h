@@ -36,6 +36,55 @@ static inline void shoal__plat_cpu_relax(void)
   __asm__ __volatile__("yield" ::: "memory");
 #else
   atomic_signal_fence(memory_order_seq_cst);
+/*
+ * Descriptors, for the conn module.  Every descriptor made here is
+ * close-on-exec.  Functions return a descriptor or a count (>= 0), or a
+ * negative SHOAL_E* code; EINTR is retried inside.
+ */
+struct iovec;
+struct msghdr;
+struct pollfd;
+
+// shoal__plat_socket makes a socket (socket(2) arguments); the descriptor is
+// close-on-exec and, with nonblock, non-blocking.
+int shoal__plat_socket(int domain, int type, bool nonblock);
+
+// shoal__plat_socketpair makes a connected AF_UNIX pair of `type`.
+int shoal__plat_socketpair(int type, int fds[2]);
+
+// shoal__plat_pipe makes a pipe, both ends non-blocking.
+int shoal__plat_pipe(int fds[2]);
+
+// shoal__plat_accept accepts one connection on a non-blocking listening
+// socket; SHOAL_EAGAIN when none is waiting.  The new socket blocks.
+int shoal__plat_accept(int fd);
+
+// shoal__plat_send sends msg on a socket without blocking and without
+// SIGPIPE: bytes sent, or SHOAL_EAGAIN, SHOAL_EPIPE, ...
+long shoal__plat_send(int fd, const struct msghdr *msg);
+
+// shoal__plat_recv receives into msg from a socket without blocking, with
+// recvmsg's extra `flags` (MSG_TRUNC: a datagram's full length); received
+// descriptors are close-on-exec.  Bytes received (0: the peer closed), or
+// SHOAL_EAGAIN, ...
+long shoal__plat_recv(int fd, struct msghdr *msg, int flags);
+
+// shoal__plat_writev writes to a non-blocking descriptor that is not a
+// socket (pipe, FIFO) without raising SIGPIPE: bytes written or SHOAL_E*.
+long shoal__plat_writev(int fd, const struct iovec *iov, int n);
+
+// shoal__plat_read reads from a non-blocking descriptor: bytes (0: EOF) or
+// SHOAL_EAGAIN, ...
+long shoal__plat_read(int fd, void *buf, size_t len);
+
+// shoal__plat_poll waits until one of the n descriptors has an event or the
+// absolute deadline passes (0: look once; SHOAL__PLAT_NEVER: no deadline).
+// Returns how many have events (0 when the deadline passed) or SHOAL_E*.
+int shoal__plat_poll(struct pollfd *fds, size_t n, uint64_t deadline);
+
+// shoal__plat_random fills buf with len bytes from the kernel's random source.
+int shoal__plat_random(void *buf, size_t len);
+
 #endif
 }
 
@@ -122,5 +171,54 @@ void shoal__plat_close_fd(int fd);
 
 // shoal__plat_shm_unlink removes the name.  Returns 0 or SHOAL_ENOENT/EACCES.
 int shoal__plat_shm_unlink(const char *name);
+
+/*
+ * Descriptors, for the conn module.  Every descriptor made here is
+ * close-on-exec.  Functions return a descriptor or a count (>= 0), or a
+ * negative SHOAL_E* code; EINTR is retried inside.
+ */
+struct iovec;
+struct msghdr;
+struct pollfd;
+
+// shoal__plat_socket makes a socket (socket(2) arguments); the descriptor is
+// close-on-exec and, with nonblock, non-blocking.
+int shoal__plat_socket(int domain, int type, bool nonblock);
+
+// shoal__plat_socketpair makes a connected AF_UNIX pair of `type`.
+int shoal__plat_socketpair(int type, int fds[2]);
+
+// shoal__plat_pipe makes a pipe, both ends non-blocking.
+int shoal__plat_pipe(int fds[2]);
+
+// shoal__plat_accept accepts one connection on a non-blocking listening
+// socket; SHOAL_EAGAIN when none is waiting.  The new socket blocks.
+int shoal__plat_accept(int fd);
+
+// shoal__plat_send sends msg on a socket without blocking and without
+// SIGPIPE: bytes sent, or SHOAL_EAGAIN, SHOAL_EPIPE, ...
+long shoal__plat_send(int fd, const struct msghdr *msg);
+
+// shoal__plat_recv receives into msg from a socket without blocking, with
+// recvmsg's extra `flags` (MSG_TRUNC: a datagram's full length); received
+// descriptors are close-on-exec.  Bytes received (0: the peer closed), or
+// SHOAL_EAGAIN, ...
+long shoal__plat_recv(int fd, struct msghdr *msg, int flags);
+
+// shoal__plat_writev writes to a non-blocking descriptor that is not a
+// socket (pipe, FIFO) without raising SIGPIPE: bytes written or SHOAL_E*.
+long shoal__plat_writev(int fd, const struct iovec *iov, int n);
+
+// shoal__plat_read reads from a non-blocking descriptor: bytes (0: EOF) or
+// SHOAL_EAGAIN, ...
+long shoal__plat_read(int fd, void *buf, size_t len);
+
+// shoal__plat_poll waits until one of the n descriptors has an event or the
+// absolute deadline passes (0: look once; SHOAL__PLAT_NEVER: no deadline).
+// Returns how many have events (0 when the deadline passed) or SHOAL_E*.
+int shoal__plat_poll(struct pollfd *fds, size_t n, uint64_t deadline);
+
+// shoal__plat_random fills buf with len bytes from the kernel's random source.
+int shoal__plat_random(void *buf, size_t len);
 
 #endif
