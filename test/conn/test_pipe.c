@@ -703,3 +703,52 @@ SH_TEST(pipe_fork, a_signal_does_not_interrupt_a_receive)
   shoal_conn_close(a);
   shoal_conn_close(b);
 }
+
+/* A message over 2 GiB - 1 goes out as -1 and an 8-byte length.  The
+ * payload comes from untouched anonymous memory (the shared zero page, so it
+ * costs no RAM) and the reader counts bytes without keeping them. */
+static int child_count_long_frame(void *arg)
+{
+  size_t want = *(size_t *)arg;
+  shoal_conn_close(a);
+  int fd = shoal_conn_fileno(b);
+  uint8_t hdr[12];
+  size_t got = 0;
+  while (got < sizeof hdr) {
+    ssize_t r = read(fd, hdr + got, sizeof hdr - got);
+    if (r <= 0)
+      return 1;
+    got += (size_t)r;
+  }
+  static const uint8_t minus_one[4] = {0xff, 0xff, 0xff, 0xff};
+  if (memcmp(hdr, minus_one, 4) != 0)
+    return 2;
+  uint64_t len = 0;
+  for (int i = 4; i < 12; i++)
+    len = len << 8 | hdr[i];
+  if (len != want)
+    return 3;
+  static uint8_t sink[1 << 20];
+  for (got = 0; got < want;) {
+    ssize_t r = read(fd, sink, sizeof sink);
+    if (r <= 0)
+      return 4;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+SH_TEST(pipe_frames, messages_over_2_gib_use_the_long_header)
+{
+  size_t big = ((size_t)1 << 31) + 5;
+  void *zeros = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  cr_assert(zeros != MAP_FAILED);
+  shoal_conn_opts o = {.max_msg = (uint64_t)1 << 32};
+  SH_ASSERT_OK(shoal_pipe(&a, &b, 1, &o));
+  pid_t pid = sh_fork(child_count_long_frame, &big);
+  SH_ASSERT_OK(shoal_conn_send_bytes(a, zeros, big, SHOAL_SEC(40)));
+  cr_assert_eq(sh_wait(pid, 40000), 0);
+  munmap(zeros, big);
+  shoal_conn_close(a);
+  shoal_conn_close(b);
+}
