@@ -158,6 +158,10 @@ int shoal__plat_ready_fd(int *fd);
 // arrangement survives exec.
 int shoal__plat_die_with_parent(int expected_parent);
 
+// shoal__plat_gettid returns the calling thread's kernel thread id with one
+// system call (no /proc read, unlike the stamp).
+int shoal__plat_gettid(void);
+
 // shoal__plat_set_thread_name names the calling thread for /proc, ps, top and
 // debuggers (the first 15 bytes); in a process's only thread it names the process.
 void shoal__plat_set_thread_name(const char *name);

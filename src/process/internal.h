@@ -72,8 +72,8 @@ struct shoal_process {
   int exitcode;
   bool core;
   int sent_signal;     /* the last signal sent through this handle */
-  char message[SHOAL__MSG_MAX];
-  char error[SHOAL__MSG_MAX + 160];
+  char *message;       /* malloc'd: the child's fail message, or NULL */
+  char *error;         /* malloc'd: the report line, or NULL */
   struct shoal_process *prev, *next; /* the registry of running children */
   bool listed;
 };
@@ -109,6 +109,13 @@ void shoal__exit_children(void);
 // the registry of running children (which holds a reference meanwhile).
 void shoal__registry_add(shoal_process *p);
 void shoal__registry_remove(shoal_process *p);
+
+// shoal__status_get returns a zeroed one-page status block for a fork child
+// (from a cache of pages whose children have ended), or NULL; _put gives one
+// back.  Shared pages are never copied on write, so reusing them spares the
+// fork a page fault and an mmap/munmap pair.
+struct shoal__proc_status *shoal__status_get(void);
+void shoal__status_put(struct shoal__proc_status *st);
 
 // shoal__process_unref drops a reference and frees p with the last one.
 void shoal__process_unref(shoal_process *p);

@@ -82,14 +82,24 @@ int shoal_process_create(shoal_process **out, shoal_process_target target, const
    * "1:2:n", named "Process-1:2:n". */
   shoal__self_init();
   unsigned n = __atomic_add_fetch(&shoal__self.counter, 1, __ATOMIC_RELAXED);
-  if (shoal__self.proc.identity[0])
-    snprintf(p->identity, sizeof p->identity, "%.40s:%u", shoal__self.proc.identity, n);
-  else
-    snprintf(p->identity, sizeof p->identity, "%u", n);
-  if (opts && opts->name)
+  /* Built by hand, not with snprintf: its deep stack frames would touch
+   * stack pages that every fork write-protects again. */
+  char digits[12], *d = digits + sizeof digits;
+  *--d = '\0';
+  do
+    *--d = (char)('0' + n % 10);
+  while (n /= 10);
+  size_t at = strnlen(shoal__self.proc.identity, 40);
+  memcpy(p->identity, shoal__self.proc.identity, at);
+  if (at)
+    p->identity[at++] = ':';
+  memcpy(p->identity + at, d, (size_t)(digits + sizeof digits - d));
+  if (opts && opts->name) {
     strcpy(p->name, opts->name);
-  else
-    snprintf(p->name, sizeof p->name, "Process-%.54s", p->identity);
+  } else {
+    memcpy(p->name, "Process-", 8);
+    memcpy(p->name + 8, p->identity, strlen(p->identity) + 1);
+  }
   p->daemon = shoal__self.proc.daemon;
   *out = p;
   return 0;
@@ -100,15 +110,29 @@ nomem:
   return SHOAL_ENOMEM;
 }
 
+/* Gives back p's status block: to the cache once the child has ended (only
+ * then can nobody write it any more), else to the system. */
+static void release_status(shoal_process *p)
+{
+  if (!p->st)
+    return;
+  if (p->method == SHOAL_START_FORK && p->phase == P_ENDED)
+    shoal__status_put(p->st);
+  else
+    shoal__plat_unmap(p->st, p->st_size);
+  p->st = NULL;
+}
+
 void shoal__process_unref(shoal_process *p)
 {
   if (atomic_fetch_sub(&p->refs, 1) != 1)
     return;
   if (p->fd >= 0)
     close(p->fd);
-  if (p->st)
-    shoal__plat_unmap(p->st, p->st_size);
+  release_status(p);
   pthread_mutex_destroy(&p->mu);
+  free(p->message);
+  free(p->error);
   free(p->args);
   free(p->pass_fds);
   free(p);
@@ -141,35 +165,36 @@ static const char *sig_name(int sig, char *buf, size_t len)
 /* Fills p->error for a child that ended badly and prints it once. */
 static void report(shoal_process *p, uint32_t state)
 {
-  char sig[32];
+  char sig[32], line[SHOAL__MSG_MAX + 192];
   int n;
   if (p->exitcode == 0)
     return;
   if (p->exitcode < 0 && p->exitcode != SHOAL_EXITCODE_UNKNOWN && -p->exitcode == p->sent_signal)
     return; /* stopped on purpose */
   if (p->exitcode == SHOAL_EXITCODE_UNKNOWN)
-    n = snprintf(p->error, sizeof p->error,
+    n = snprintf(line, sizeof line,
                  "Process %s (pid %d) ended, exit status unknown (reaped by someone else)",
                  p->name, p->pid);
   else if (p->exitcode < 0)
-    n = snprintf(p->error, sizeof p->error, "Process %s (pid %d) died: %s%s", p->name, p->pid,
+    n = snprintf(line, sizeof line, "Process %s (pid %d) died: %s%s", p->name, p->pid,
                  sig_name(-p->exitcode, sig, sizeof sig), p->core ? " (core dumped)" : "");
   else
-    n = snprintf(p->error, sizeof p->error, "Process %s (pid %d) failed: exit code %d", p->name,
-                 p->pid, p->exitcode);
-  size_t at = n > 0 && (size_t)n < sizeof p->error ? (size_t)n : strlen(p->error);
-  if (p->message[0])
-    snprintf(p->error + at, sizeof p->error - at, ": %s", p->message);
+    n = snprintf(line, sizeof line, "Process %s (pid %d) failed: exit code %d", p->name, p->pid,
+                 p->exitcode);
+  size_t at = n > 0 && (size_t)n < sizeof line ? (size_t)n : strlen(line);
+  if (p->message)
+    snprintf(line + at, sizeof line - at, ": %s", p->message);
   else if (p->method == SHOAL_START_SPAWN && state == PS_CREATED)
-    snprintf(p->error + at, sizeof p->error - at, "%s",
+    snprintf(line + at, sizeof line - at, "%s",
              p->exitcode == 127 ? " (the program could not be executed again)"
                                 : " (it never entered its target: does main() call "
                                   "shoal_spawn_main() first?)");
+  p->error = strdup(line);
   if (atomic_load(&reporting)) {
     /* One write, so that concurrent reports never interleave. */
-    char line[sizeof p->error + 1];
-    int len = snprintf(line, sizeof line, "%s\n", p->error);
-    if (len > 0 && write(STDERR_FILENO, line, (size_t)len) < 0)
+    size_t len = strlen(line);
+    line[len] = '\n';
+    if (write(STDERR_FILENO, line, len + 1) < 0)
       return;
   }
 }
@@ -193,10 +218,8 @@ static bool collect_locked(shoal_process *p)
     p->exitcode =
         state == PS_RETURNED || state == PS_FAILED ? (p->st->code & 0xff) : SHOAL_EXITCODE_UNKNOWN;
   }
-  if (state == PS_FAILED) {
-    memcpy(p->message, p->st->message, sizeof p->message);
-    p->message[sizeof p->message - 1] = '\0';
-  }
+  if (state == PS_FAILED)
+    p->message = strndup(p->st->message, sizeof p->st->message - 1);
   p->phase = P_ENDED;
   report(p, state);
   shoal__registry_remove(p);
@@ -270,11 +293,11 @@ int shoal_process_start(shoal_process *p)
       goto out;
     p->st = addr;
   } else {
-    size = shoal__plat_page_size() * ((size + shoal__plat_page_size() - 1) / shoal__plat_page_size());
-    void *addr;
-    if ((rc = shoal__plat_map_anon(size, &addr)) != 0)
+    size = shoal__plat_page_size();
+    if (!(p->st = shoal__status_get())) {
+      rc = SHOAL_ENOMEM;
       goto out;
-    p->st = addr;
+    }
   }
   p->st_size = size;
   struct shoal__proc_status *st = p->st;
@@ -306,8 +329,7 @@ int shoal_process_start(shoal_process *p)
   }
   if (pid < 0) {
     rc = pid;
-    shoal__plat_unmap(p->st, p->st_size);
-    p->st = NULL;
+    release_status(p);
     goto out;
   }
   p->pid = pid;
@@ -331,8 +353,7 @@ int shoal_process_start(shoal_process *p)
     kill(pid, SIGKILL);
     p->phase = P_CREATED;
     p->pid = 0;
-    shoal__plat_unmap(p->st, p->st_size);
-    p->st = NULL;
+    release_status(p); /* not to the cache: the child may still write it */
     goto out;
   }
   shoal__registry_add(p);
@@ -458,9 +479,7 @@ int shoal_process_close(shoal_process *p)
   if (p->fd >= 0)
     close(p->fd);
   p->fd = -1;
-  if (p->st)
-    shoal__plat_unmap(p->st, p->st_size);
-  p->st = NULL;
+  release_status(p);
   p->phase = P_CLOSED;
 out:
   pthread_mutex_unlock(&p->mu);
@@ -523,12 +542,12 @@ int shoal_process_set_daemon(shoal_process *p, int daemon)
 
 const char *shoal_process_message(const shoal_process *p)
 {
-  return p && p->message[0] ? p->message : NULL;
+  return p ? p->message : NULL;
 }
 
 const char *shoal_process_error(const shoal_process *p)
 {
-  return p && p->error[0] ? p->error : NULL;
+  return p ? p->error : NULL;
 }
 
 int shoal_process_set_reporting(int on)

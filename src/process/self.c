@@ -17,6 +17,13 @@ static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static shoal_process *reg_head;
+static _Atomic int n_listed; /* children in the registry, read without the lock */
+
+/* Status pages of ended fork children, ready for the next one. */
+#define STATUS_CACHE 16
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct shoal__proc_status *cache[STATUS_CACHE];
+static int n_cached;
 
 static void init_handle(shoal_process *p, int kind, const char *name)
 {
@@ -25,7 +32,9 @@ static void init_handle(shoal_process *p, int kind, const char *name)
   p->kind = kind;
   p->phase = P_STARTED;
   p->fd = -1;
-  snprintf(p->name, sizeof p->name, "%s", name);
+  size_t n = strnlen(name, sizeof p->name - 1);
+  memcpy(p->name, name, n); /* not snprintf: see shoal_process_create */
+  p->name[n] = '\0';
 }
 
 static void self_init_once(void)
@@ -39,22 +48,20 @@ void shoal__self_init(void)
   pthread_once(&self_once, self_init_once);
 }
 
-static void fork_prepare(void)
-{
-  pthread_mutex_lock(&reg_mu);
-}
-
-static void fork_parent(void)
-{
-  pthread_mutex_unlock(&reg_mu);
-}
-
 static void fork_child(void)
 {
-  /* The parent's children are not ours.  fork_prepare took reg_mu in the
-   * thread that forked, which is ours now. */
+  /* The parent's children are not ours, nor its cached status pages (it
+   * hands them out).  Whatever state another thread of the parent left the
+   * lists in, the child drops them whole, so no lock is taken around fork:
+   * the parent writes nothing after fork (each page it writes would fault). */
+  pthread_mutex_init(&reg_mu, NULL);
   reg_head = NULL;
-  pthread_mutex_unlock(&reg_mu);
+  atomic_store_explicit(&n_listed, 0, memory_order_relaxed);
+  pthread_mutex_init(&cache_mu, NULL);
+  n_cached = 0;
+  /* A plain fork() of a shoal child is not a shoal child: its status block
+   * is its parent's. */
+  shoal__self.st = NULL;
   shoal__self.proc.pid = getpid();
   pthread_mutex_init(&shoal__self.proc.mu, NULL);
   pthread_mutex_init(&shoal__self.parent.mu, NULL);
@@ -63,7 +70,7 @@ static void fork_child(void)
 __attribute__((constructor)) static void register_fork_handlers(void)
 {
   shoal__self_init();
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  pthread_atfork(NULL, NULL, fork_child);
 }
 
 void shoal__self_become_child(struct shoal__proc_status *st, int parent_pid)
@@ -72,8 +79,8 @@ void shoal__self_become_child(struct shoal__proc_status *st, int parent_pid)
   shoal__self.st = st;
   shoal__self.counter = 0;
   shoal_process *parent = &shoal__self.parent;
-  if (parent->fd >= 0)
-    close(parent->fd);
+  if (shoal__self.has_parent && parent->fd >= 0)
+    close(parent->fd); /* the grandparent's handle, from our parent's memory */
   memset(parent, 0, sizeof *parent);
   init_handle(parent, PK_PARENT, st->parent_name);
   parent->pid = parent_pid;
@@ -133,6 +140,33 @@ static void register_atexit(void)
   atexit(at_exit);
 }
 
+struct shoal__proc_status *shoal__status_get(void)
+{
+  struct shoal__proc_status *st = NULL;
+  pthread_mutex_lock(&cache_mu);
+  if (n_cached > 0)
+    st = cache[--n_cached];
+  pthread_mutex_unlock(&cache_mu);
+  if (st) {
+    memset(st, 0, shoal__plat_page_size());
+    return st;
+  }
+  void *addr;
+  return shoal__plat_map_anon(shoal__plat_page_size(), &addr) == 0 ? addr : NULL;
+}
+
+void shoal__status_put(struct shoal__proc_status *st)
+{
+  pthread_mutex_lock(&cache_mu);
+  if (n_cached < STATUS_CACHE) {
+    cache[n_cached++] = st;
+    st = NULL;
+  }
+  pthread_mutex_unlock(&cache_mu);
+  if (st)
+    shoal__plat_unmap(st, shoal__plat_page_size());
+}
+
 void shoal__registry_add(shoal_process *p)
 {
   pthread_once(&atexit_once, register_atexit);
@@ -144,6 +178,7 @@ void shoal__registry_add(shoal_process *p)
     reg_head->prev = p;
   reg_head = p;
   p->listed = true;
+  atomic_fetch_add(&n_listed, 1);
   pthread_mutex_unlock(&reg_mu);
 }
 
@@ -159,6 +194,7 @@ void shoal__registry_remove(shoal_process *p)
     if (p->next)
       p->next->prev = p->prev;
     p->listed = false;
+    atomic_fetch_sub(&n_listed, 1);
   }
   pthread_mutex_unlock(&reg_mu);
   /* The caller holds a reference too, so this never frees p. */
@@ -192,6 +228,10 @@ static shoal_process **snapshot(int *n_out)
 void shoal__exit_children(void)
 {
   int n;
+  /* A child that started no children of its own (the usual case) writes
+   * nothing here: every page it writes costs it a copy. */
+  if (atomic_load(&n_listed) == 0)
+    return;
   shoal_process **v = snapshot(&n);
   if (!v)
     return;

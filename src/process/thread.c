@@ -38,6 +38,7 @@ struct shoal_thread {
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static shoal_thread *reg_head;
+static _Atomic int n_normal; /* listed threads that shoal started */
 static _Atomic unsigned thread_counter, dummy_counter;
 static shoal_thread main_obj;
 static shoal_thread *main_ptr;
@@ -47,6 +48,8 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void list_add_locked(shoal_thread *t)
 {
+  if (t->kind == T_NORMAL)
+    atomic_fetch_add(&n_normal, 1);
   t->prev = NULL;
   t->next = reg_head;
   if (reg_head)
@@ -59,6 +62,8 @@ static void list_remove_locked(shoal_thread *t)
 {
   if (!t->listed)
     return;
+  if (t->kind == T_NORMAL)
+    atomic_fetch_sub(&n_normal, 1);
   if (t->prev)
     t->prev->next = t->next;
   else
@@ -119,6 +124,7 @@ static void fork_child(void)
     if (t != me)
       atomic_store(&t->phase, TP_ENDED);
   reg_head = NULL;
+  atomic_store(&n_normal, 0);
   if (!me) {
     /* A thread shoal never saw: it becomes the main thread. */
     me = &main_obj;
@@ -138,7 +144,7 @@ __attribute__((constructor)) static void capture_main(void)
 {
   pthread_once(&init_once, init);
   atomic_store(&main_obj.ident, (uint64_t)pthread_self());
-  atomic_store(&main_obj.tid, (int)shoal__plat_tid());
+  atomic_store(&main_obj.tid, shoal__plat_gettid());
   current = &main_obj;
   pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -187,7 +193,7 @@ static void *trampoline(void *arg)
 {
   shoal_thread *t = arg;
   current = t;
-  atomic_store(&t->tid, (int)shoal__plat_tid());
+  atomic_store(&t->tid, shoal__plat_gettid());
   shoal__plat_set_thread_name(t->name);
   t->target(t->arg);
   pthread_mutex_lock(&reg_mu);
@@ -319,7 +325,7 @@ shoal_thread *shoal_current_thread(void)
   if (current)
     return current;
   pthread_once(&init_once, init);
-  if (shoal__plat_tid() == (uint32_t)getpid() && main_ptr == &main_obj) {
+  if (shoal__plat_gettid() == getpid() && main_ptr == &main_obj) {
     current = &main_obj;
     return current;
   }
@@ -333,7 +339,7 @@ shoal_thread *shoal_current_thread(void)
   t->daemon = 1;
   atomic_init(&t->phase, TP_RUNNING);
   atomic_init(&t->ident, (uint64_t)pthread_self());
-  atomic_init(&t->tid, (int)shoal__plat_tid());
+  atomic_init(&t->tid, shoal__plat_gettid());
   pthread_mutex_lock(&reg_mu);
   list_add_locked(t);
   pthread_mutex_unlock(&reg_mu);
@@ -393,8 +399,9 @@ int shoal_thread_join_all(shoal_duration timeout)
   int rc = shoal__deadline_init(&d, timeout);
   if (rc)
     return rc;
-  pthread_once(&init_once, init);
   for (;;) {
+    if (atomic_load(&n_normal) == 0)
+      return 0; /* no thread shoal started is alive: nothing to write or lock */
     /* Find one non-daemon thread still running, take a reference, wait. */
     shoal_thread *wait_for = NULL;
     pthread_mutex_lock(&reg_mu);

@@ -106,12 +106,21 @@ int shoal__plat_die_with_parent(int expected_parent)
   return getppid() == (pid_t)expected_parent ? 0 : SHOAL_ENOENT;
 }
 
+int shoal__plat_gettid(void)
+{
+  return (int)gettid();
+}
+
 void shoal__plat_set_thread_name(const char *name)
 {
   char comm[16];
-  strncpy(comm, name, sizeof comm - 1);
-  comm[sizeof comm - 1] = '\0';
-  pthread_setname_np(pthread_self(), comm);
+  size_t n = 0;
+  while (n < sizeof comm - 1 && name[n]) {
+    comm[n] = name[n];
+    n++;
+  }
+  comm[n] = '\0';
+  prctl(PR_SET_NAME, comm); /* the calling thread */
 }
 
 int shoal__plat_cpu_count(void)
