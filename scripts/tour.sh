@@ -13,7 +13,12 @@ limit=${TOUR_TIMEOUT:-60}
 TOUR='threads_counter|1|two threads, one Lock, 2,000,000 increments
 threads_decrement|2|100 threads decrement n = 100 under a Lock
 threads_event|3|one thread waits on an Event, another sets it
-process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes'
+threads_objects|4|Thread objects: names, current_thread, active_count, a "subclass", a daemon, join
+threads_timer|6|a Timer fires once after 0.2 s; another is cancelled
+process_basics|8|Process: start, join, names, pids, exit codes, daemon, terminate, spawn, Producer/Consumer
+process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes
+process_errors|20|children that crash or fail are reported; 4 processes log 4000 whole lines
+process_shutdown|21|SIGINT sets an Event; workers finish their item, exit 0, and are joined'
 
 if [ ! -d "$dir" ]; then
   echo "tour: no such directory: $dir (build first: cmake --build build)" >&2

@@ -486,7 +486,8 @@ static int watch_parent(void *args, size_t len)
   (void)len;
   shoal_process *parent = shoal_parent_process();
   int fd = shoal_process_sentinel(parent);
-  atomic_store(&sh->flag, 1);
+  sh->pid = getpid();
+  atomic_store(&sh->flag, 1); /* release: the pid is visible first */
   if (fd < 0 || shoal_process_join(parent, SHOAL_SEC(20)) != 0)
     return 1;
   atomic_store(&sh->value, shoal_process_is_alive(parent) == 0 ? 2 : 3);
@@ -500,7 +501,6 @@ static int start_watcher(void *args, size_t len)
   shoal_process *g;
   if (shoal_process_create(&g, watch_parent, NULL, 0, NULL) || shoal_process_start(g))
     return 1;
-  atomic_store(&sh->pid, shoal_process_pid(g));
   sleep(30); /* killed by the test */
   return 0;
 }
