@@ -8,6 +8,7 @@
 #include <shoal/conn.h>
 #include <shoal/queue.h>
 #include <shoal/sync.h>
+#include <shoal/process.h>
 
 #define SHOAL_VERSION_MAJOR 0
 #define SHOAL_VERSION_MINOR 1

@@ -13,7 +13,10 @@ limit=${TOUR_TIMEOUT:-60}
 TOUR='threads_counter|1|two threads, one Lock, 2,000,000 increments
 threads_decrement|2|100 threads decrement n = 100 under a Lock
 threads_event|3|one thread waits on an Event, another sets it
+threads_objects|4|Thread objects: names, current_thread, active_count, a "subclass", a daemon, join
 queue_threads|5|producer and consumer threads through a queue, ending with a sentinel
+threads_timer|6|a Timer fires once after 0.2 s; another is cancelled
+process_basics|8|Process: start, join, names, pids, exit codes, daemon, terminate, spawn, Producer/Consumer
 queue_bounded|9|a bounded Queue of 5: full, empty, get_nowait, a put that blocks, get with a timeout
 queue_joinable|10|three cooks, two daemon eaters, a JoinableQueue and join()
 queue_priority|11|a priority queue across processes
@@ -21,6 +24,8 @@ pipe_duplex|12|Pipe(duplex=True) both ways in parent and child, a simplex pipe, 
 named_pipe|13|a named pipe (mkfifo) between two processes
 sockets|16|TCP stream and UDP datagrams between processes on localhost
 process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes
+process_errors|20|children that crash or fail are reported; 4 processes log 4000 whole lines
+process_shutdown|21|SIGINT sets an Event; workers finish their item, exit 0, and are joined
 queue_epoll|22|one epoll waiting on two queues and a pipe
 python_server|-|a C Listener answering an unmodified Python multiprocessing Client'
 

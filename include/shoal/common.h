@@ -72,7 +72,8 @@ extern "C" {
   X(ECORRUPT, -4207, "not a shoal object, truncated or corrupt")                 \
   X(EVERSION, -4208, "object made by an incompatible shoal version")             \
   X(ENOTLOCKED, -4209, "release of a lock that is not locked")                   \
-  X(EOVERRELEASE, -4210, "released more times than acquired")
+  X(EOVERRELEASE, -4210, "released more times than acquired")                   \
+  X(ENOTSTARTED, -4220, "process or thread not started yet")
 
 enum shoal_err {
   SHOAL_OK = 0,

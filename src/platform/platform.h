@@ -36,55 +36,6 @@ static inline void shoal__plat_cpu_relax(void)
   __asm__ __volatile__("yield" ::: "memory");
 #else
   atomic_signal_fence(memory_order_seq_cst);
-/*
- * Descriptors, for the conn module.  Every descriptor made here is
- * close-on-exec.  Functions return a descriptor or a count (>= 0), or a
- * negative SHOAL_E* code; EINTR is retried inside.
- */
-struct iovec;
-struct msghdr;
-struct pollfd;
-
-// shoal__plat_socket makes a socket (socket(2) arguments); the descriptor is
-// close-on-exec and, with nonblock, non-blocking.
-int shoal__plat_socket(int domain, int type, bool nonblock);
-
-// shoal__plat_socketpair makes a connected AF_UNIX pair of `type`.
-int shoal__plat_socketpair(int type, int fds[2]);
-
-// shoal__plat_pipe makes a pipe, both ends non-blocking.
-int shoal__plat_pipe(int fds[2]);
-
-// shoal__plat_accept accepts one connection on a non-blocking listening
-// socket; SHOAL_EAGAIN when none is waiting.  The new socket blocks.
-int shoal__plat_accept(int fd);
-
-// shoal__plat_send sends msg on a socket without blocking and without
-// SIGPIPE: bytes sent, or SHOAL_EAGAIN, SHOAL_EPIPE, ...
-long shoal__plat_send(int fd, const struct msghdr *msg);
-
-// shoal__plat_recv receives into msg from a socket without blocking, with
-// recvmsg's extra `flags` (MSG_TRUNC: a datagram's full length); received
-// descriptors are close-on-exec.  Bytes received (0: the peer closed), or
-// SHOAL_EAGAIN, ...
-long shoal__plat_recv(int fd, struct msghdr *msg, int flags);
-
-// shoal__plat_writev writes to a non-blocking descriptor that is not a
-// socket (pipe, FIFO) without raising SIGPIPE: bytes written or SHOAL_E*.
-long shoal__plat_writev(int fd, const struct iovec *iov, int n);
-
-// shoal__plat_read reads from a non-blocking descriptor: bytes (0: EOF) or
-// SHOAL_EAGAIN, ...
-long shoal__plat_read(int fd, void *buf, size_t len);
-
-// shoal__plat_poll waits until one of the n descriptors has an event or the
-// absolute deadline passes (0: look once; SHOAL__PLAT_NEVER: no deadline).
-// Returns how many have events (0 when the deadline passed) or SHOAL_E*.
-int shoal__plat_poll(struct pollfd *fds, size_t n, uint64_t deadline);
-
-// shoal__plat_random fills buf with len bytes from the kernel's random source.
-int shoal__plat_random(void *buf, size_t len);
-
 #endif
 }
 
@@ -220,5 +171,93 @@ int shoal__plat_poll(struct pollfd *fds, size_t n, uint64_t deadline);
 
 // shoal__plat_random fills buf with len bytes from the kernel's random source.
 int shoal__plat_random(void *buf, size_t len);
+
+/*
+ * Processes.  A child is known by a process handle (a pidfd on Linux): an fd
+ * that becomes readable when the child ends, so waiting needs no SIGCHLD
+ * handler and no polling loop, and signals never reach a recycled pid.
+ */
+
+/* How a child ended, from shoal__plat_proc_reap. */
+struct shoal__plat_exit {
+  int code;  /* exit status 0..255, or minus the signal number */
+  bool core; /* the signal dumped core */
+};
+
+// shoal__plat_fork forks the calling process (with the C library's fork
+// handlers).  Returns the child's pid in the parent, 0 in the child, or a
+// negative SHOAL_E* code (SHOAL_EAGAIN, SHOAL_ENOMEM).
+int shoal__plat_fork(void);
+
+// shoal__plat_proc_open returns in *fd a close-on-exec process handle for
+// pid, which must be a child not yet reaped (or the caller's parent, for
+// waiting only).  Errors: SHOAL_ENOENT (no such process), SHOAL_EMFILE, SHOAL_ENOSYS.
+int shoal__plat_proc_open(int pid, int *fd);
+
+// shoal__plat_proc_wait waits until the process behind handle fd has ended or
+// the absolute deadline passes (0: do not wait).  Returns 0 when it has
+// ended, SHOAL_ETIMEDOUT otherwise.  Signals do not stretch the deadline.
+int shoal__plat_proc_wait(int fd, uint64_t deadline);
+
+// shoal__plat_proc_reap collects the exit status of the ended child behind fd
+// without blocking.  Returns 1 with *out filled, 0 when it still runs,
+// SHOAL_ENOENT when its status is gone (reaped by someone else, or SIGCHLD
+// ignored).
+int shoal__plat_proc_reap(int fd, struct shoal__plat_exit *out);
+
+// shoal__plat_proc_signal sends sig to the process behind fd; a process that
+// has already ended (not yet reaped) is not an error.  Returns 0 or SHOAL_EINVAL.
+int shoal__plat_proc_signal(int fd, int sig);
+
+// shoal__plat_ready_fd returns in *fd a close-on-exec fd that is always
+// readable: the sentinel of a child whose end was seen some other way.
+// Errors: SHOAL_EMFILE, SHOAL_ENOMEM.
+int shoal__plat_ready_fd(int *fd);
+
+// shoal__plat_die_with_parent arranges for the calling process to be killed
+// (SIGKILL) when its parent dies, and closes the race with a parent that died
+// before the arrangement: returns SHOAL_ENOENT when the parent is no longer
+// expected_parent (the caller should then exit at once), else 0.  The parent
+// is the *thread* that forked the caller (Linux PR_SET_PDEATHSIG); the
+// arrangement survives exec.
+int shoal__plat_die_with_parent(int expected_parent);
+
+// shoal__plat_gettid returns the calling thread's kernel thread id with one
+// system call (no /proc read, unlike the stamp).
+int shoal__plat_gettid(void);
+
+// shoal__plat_set_thread_name names the calling thread for /proc, ps, top and
+// debuggers (the first 15 bytes); in a process's only thread it names the process.
+void shoal__plat_set_thread_name(const char *name);
+
+// shoal__plat_cpu_count returns the number of CPUs the calling process may
+// run on (its affinity mask), at least 1.
+int shoal__plat_cpu_count(void);
+
+// shoal__plat_memfd makes an anonymous, zeroed shared file of `size` bytes
+// that survives exec when its fd is passed on, and maps it.  Returns 0 with
+// *fd (close-on-exec) and *addr, or SHOAL_ENOMEM / SHOAL_EMFILE.
+int shoal__plat_memfd(size_t size, int *fd, void **addr);
+
+// shoal__plat_map_fd maps the whole shared file behind fd; returns 0 with
+// *addr and *size, or SHOAL_EBADF / SHOAL_ENOMEM.
+int shoal__plat_map_fd(int fd, void **addr, size_t *size);
+
+/* What shoal__plat_spawn runs in the child between fork and exec. */
+struct shoal__plat_spawn {
+  char *const *argv;   /* the child's argv */
+  char *const *envp;   /* the child's whole environment */
+  const int *keep_fds; /* kept open at the same numbers, every other fd above 2 is
+                          closed; sorted ascending, all above 2 */
+  int n_keep;
+};
+
+// shoal__plat_spawn forks and execs the running program (/proc/self/exe) with
+// sp->argv and sp->envp.  Between fork and exec the child runs only
+// async-signal-safe system calls (no fork handlers), so this is safe in a
+// process that runs threads; it unblocks every signal and closes every fd
+// above 2 but keep_fds.  Returns the child's pid, or a negative SHOAL_E* code;
+// an exec that fails shows as the child exiting with status 127.
+int shoal__plat_spawn(const struct shoal__plat_spawn *sp);
 
 #endif

@@ -20,7 +20,7 @@ SH_TEST(error, library_codes_below_4096)
 {
   int codes[] = {SHOAL_ECLOSED,  SHOAL_EBROKEN, SHOAL_EWORKERDIED, SHOAL_EEOF,
                  SHOAL_EAUTH,    SHOAL_ETYPE,   SHOAL_ECORRUPT,    SHOAL_EVERSION,
-                 SHOAL_ENOTLOCKED, SHOAL_EOVERRELEASE};
+                 SHOAL_ENOTLOCKED, SHOAL_EOVERRELEASE, SHOAL_ENOTSTARTED};
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
     cr_assert(codes[i] < -4096);
     cr_assert(strncmp(shoal_err_name(codes[i]), "SHOAL_E", 7) == 0);

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// The spawn start method: a table of targets registered by name
+// (SHOAL_ENTRY), the parent's fork+exec of the program itself, and the
+// child's way in (shoal_spawn_main).  The child finds everything in a shared
+// status block (a memfd) whose fd and parent pid are named by the
+// SHOAL_SPAWN environment variable: "fd:parent_pid".
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "process/internal.h"
+
+extern char **environ;
+
+static pthread_mutex_t entries_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct shoal_entry *entries;
+
+int shoal_entry_register(struct shoal_entry *e)
+{
+  if (!e || !e->name || !*e->name || !e->fn)
+    return SHOAL_EINVAL;
+  if (strlen(e->name) >= sizeof((struct shoal__proc_status *)0)->entry)
+    return SHOAL_ENAMETOOLONG;
+  int rc = 0;
+  pthread_mutex_lock(&entries_mu);
+  for (struct shoal_entry *x = entries; x; x = x->next) {
+    if (x == e)
+      goto out;
+    if (!strcmp(x->name, e->name)) {
+      rc = x->fn == e->fn ? 0 : SHOAL_EEXIST;
+      goto out;
+    }
+  }
+  e->next = entries;
+  entries = e;
+out:
+  pthread_mutex_unlock(&entries_mu);
+  return rc;
+}
+
+const struct shoal_entry *shoal__entry_find(const char *name)
+{
+  pthread_mutex_lock(&entries_mu);
+  struct shoal_entry *x = entries;
+  while (x && strcmp(x->name, name))
+    x = x->next;
+  pthread_mutex_unlock(&entries_mu);
+  return x;
+}
+
+const struct shoal_entry *shoal__entry_of(shoal_process_target fn)
+{
+  pthread_mutex_lock(&entries_mu);
+  struct shoal_entry *x = entries;
+  while (x && x->fn != fn)
+    x = x->next;
+  pthread_mutex_unlock(&entries_mu);
+  return x;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+int shoal__spawn_start(shoal_process *p, int st_fd)
+{
+  size_t n_env = 0;
+  while (environ && environ[n_env])
+    n_env++;
+  char **envp = malloc((n_env + 2) * sizeof *envp);
+  int *keep = malloc((size_t)(p->n_pass_fds + 1) * sizeof *keep);
+  if (!envp || !keep) {
+    free(envp);
+    free(keep);
+    return SHOAL_ENOMEM;
+  }
+  char var[64];
+  snprintf(var, sizeof var, SHOAL__SPAWN_ENV "=%d:%d", st_fd, (int)getpid());
+  size_t k = 0;
+  for (size_t i = 0; i < n_env; i++)
+    if (strncmp(environ[i], SHOAL__SPAWN_ENV "=", sizeof SHOAL__SPAWN_ENV))
+      envp[k++] = environ[i];
+  envp[k++] = var;
+  envp[k] = NULL;
+  if (p->n_pass_fds)
+    memcpy(keep, p->pass_fds, (size_t)p->n_pass_fds * sizeof *keep);
+  keep[p->n_pass_fds] = st_fd;
+  qsort(keep, (size_t)p->n_pass_fds + 1, sizeof *keep, cmp_int);
+  char *argv[] = {program_invocation_name, NULL};
+  struct shoal__plat_spawn sp = {argv, envp, keep, p->n_pass_fds + 1};
+  int pid = shoal__plat_spawn(&sp);
+  free(envp);
+  free(keep);
+  return pid;
+}
+
+bool shoal__spawn_pending(void)
+{
+  return getenv(SHOAL__SPAWN_ENV) != NULL;
+}
+
+int shoal_spawn_main(void)
+{
+  const char *v = getenv(SHOAL__SPAWN_ENV);
+  int fd, ppid;
+  char end;
+  if (!v)
+    return 0;
+  /* Only a well-formed variable naming a status block we made counts: a
+   * stray one (inherited by another program) is dropped. */
+  struct shoal__proc_status *st = NULL;
+  size_t size = 0;
+  if (sscanf(v, "%d:%d%c", &fd, &ppid, &end) != 2 || fd <= 2 ||
+      shoal__plat_map_fd(fd, (void **)&st, &size) != 0) {
+    unsetenv(SHOAL__SPAWN_ENV);
+    return 0;
+  }
+  if (size < sizeof *st || st->magic != SHOAL__STATUS_MAGIC || st->parent_pid != ppid ||
+      st->args_len > size - sizeof *st) {
+    shoal__plat_unmap(st, size);
+    unsetenv(SHOAL__SPAWN_ENV);
+    return 0;
+  }
+  close(fd);
+  unsetenv(SHOAL__SPAWN_ENV);
+  st->entry[sizeof st->entry - 1] = '\0';
+  st->name[sizeof st->name - 1] = '\0';
+  st->identity[sizeof st->identity - 1] = '\0';
+  st->parent_name[sizeof st->parent_name - 1] = '\0';
+  shoal__self_become_child(st, ppid);
+  const struct shoal_entry *e = shoal__entry_find(st->entry);
+  if (!e)
+    shoal_process_fail("no target named \"%s\" is registered with SHOAL_ENTRY in %s", st->entry,
+                       program_invocation_name);
+  shoal__child_run(e->fn, st->args_len ? (void *)(st + 1) : NULL, st->args_len);
+}
