@@ -6,6 +6,7 @@
 
 #include <shoal/common.h>
 #include <shoal/sync.h>
+#include <shoal/shared.h>
 
 #define SHOAL_VERSION_MAJOR 0
 #define SHOAL_VERSION_MINOR 1

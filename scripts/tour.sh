@@ -13,6 +13,7 @@ limit=${TOUR_TIMEOUT:-60}
 TOUR='threads_counter|1|two threads, one Lock, 2,000,000 increments
 threads_decrement|2|100 threads decrement n = 100 under a Lock
 threads_event|3|one thread waits on an Event, another sets it
+shared_value_array|14|Value and Array written by one process, read by another; a Lock guarding a Value
 process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes'
 
 if [ ! -d "$dir" ]; then

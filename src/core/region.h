@@ -29,6 +29,9 @@ enum shoal__type {
   SHOAL__TYPE_EVENT = 4,
   SHOAL__TYPE_CONDITION = 5,
   SHOAL__TYPE_BARRIER = 6,
+  /* shared module: a block of its own, so parallel modules never collide */
+  SHOAL__TYPE_VALUE = 0x601,
+  SHOAL__TYPE_ARRAY = 0x602,
 };
 
 struct shoal__region_header {

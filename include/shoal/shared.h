@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MIT
+// shoal/shared.h: shared state — Value and Array (multiprocessing.Value,
+// Array, RawValue, RawArray).
+//
+// Every object here works the same between threads, between a parent and the
+// children it forks after creating the object (anonymous objects from
+// *_create), and between unrelated processes (named objects from *_open).
+// Handles are process-local and stay valid in a child after fork(); any
+// thread may use any handle.
+//
+// Dead participants: a process can die at any instruction (kill -9).  What
+// that does to each object is stated in its section below.
+#ifndef SHOAL_SHARED_H
+#define SHOAL_SHARED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shoal/common.h>
+#include <shoal/sync.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------ Value and Array -- */
+
+/*
+ * Typecodes are Python's (array module / multiprocessing.sharedctypes), one
+ * char each, with the C type they hold on Linux x86-64 and aarch64:
+ *   'b' int8_t    'B' uint8_t    'h' int16_t   'H' uint16_t
+ *   'i' int32_t   'I' uint32_t   'l' int64_t   'L' uint64_t (C long)
+ *   'q' int64_t   'Q' uint64_t   'f' float     'd' double
+ *   'c' one byte (a char)        '?' bool (one byte, 0 or 1)
+ * Any other char is SHOAL_EINVAL (Python's TypeError 'bad typecode').
+ * The integer typecodes are b B h H i I l L q Q; 'c' and '?' are read and
+ * written through the integer calls too (0..255 and 0/1) but have no atomic
+ * arithmetic.
+ */
+
+/* Options of Value and Array: the lock as in Python's Value(..., lock=...). */
+enum shoal_value_flags {
+  SHOAL_VALUE_RAW = 1, /* no lock at all: RawValue / lock=False */
+};
+
+typedef struct shoal_value_opts {
+  unsigned flags;       /* SHOAL_VALUE_RAW, or 0 */
+  shoal_lock *lock;     /* lock=<Lock>: guard with this Lock instead of an own RLock */
+  shoal_rlock *rlock;   /* lock=<RLock>: or with this RLock (at most one of the two) */
+  uint32_t reserved[6]; /* must be zero */
+} shoal_value_opts;
+
+typedef struct shoal_value shoal_value;
+
+// shoal_value_create makes an anonymous Value (multiprocessing.Value) of
+// `typecode`, zero, and stores its handle in *out.  opts NULL (or zero) gives
+// the Value an RLock of its own, reachable through shoal_value_get_lock;
+// SHOAL_VALUE_RAW makes a RawValue with no lock; opts->lock or opts->rlock
+// makes it use that lock, which must be shared the same way as the value
+// (made before fork, or opened by name in every process) and which the caller
+// keeps owning.  The value is shared with every thread and with children
+// forked afterwards.  Errors: SHOAL_EINVAL (out NULL, bad typecode, RAW
+// together with a lock, both locks, reserved fields set), SHOAL_ENOMEM.
+SHOAL_API int shoal_value_create(shoal_value **out, char typecode, const shoal_value_opts *opts);
+
+// shoal_value_open opens the named Value `name`, creating it zero when oopts
+// asks (see shoal_open_opts).  Every process passes the same typecode and the
+// same kind of lock (own, RAW, or a handle to the same external lock, opened
+// by name in each process).  Errors: as shoal_lock_open, plus SHOAL_EINVAL
+// for a bad typecode or options, SHOAL_ETYPE when the existing value holds
+// another typecode (or the name another kind of object), SHOAL_EINVAL when it
+// was made with another kind of lock.
+SHOAL_API int shoal_value_open(shoal_value **out, const char *name, char typecode,
+                               const shoal_value_opts *opts, const shoal_open_opts *oopts);
+
+// shoal_value_destroy releases this process's handle to an anonymous Value
+// (not an external lock it was given); other processes are unaffected.  Do
+// not call it while other threads use the handle.  NULL is a no-op.
+SHOAL_API void shoal_value_destroy(shoal_value *v);
+
+// shoal_value_close releases this process's handle to a named Value; the
+// value lives on until its name is unlinked (shoal_unlink) and the last
+// handle closes.  NULL is a no-op.
+SHOAL_API void shoal_value_close(shoal_value *v);
+
+// shoal_value_typecode returns the value's typecode (a positive char), or
+// SHOAL_EINVAL for NULL.
+SHOAL_API int shoal_value_typecode(shoal_value *v);
+
+// shoal_value_get_int stores the value in *out (Python's v.value) for an
+// integer typecode, 'c' (0..255) or '?' (0/1).  With a lock the read is made
+// under it (taken and released around the read); without, the read is still
+// atomic.  Errors: SHOAL_EINVAL (NULL), SHOAL_ENOTSUP ('f' or 'd'),
+// SHOAL_EOVERFLOW (a 'L' or 'Q' value above INT64_MAX: use shoal_value_get),
+// SHOAL_ENOTRECOVERABLE (the lock is beyond repair).  A lock whose holder
+// died is taken over and marked consistent: the value itself is never
+// half-written.  Thread-safe.
+SHOAL_API int shoal_value_get_int(shoal_value *v, int64_t *out);
+
+// shoal_value_set_int stores x (v.value = x), under the lock if there is one,
+// as shoal_value_get_int reads.  Errors: SHOAL_ERANGE when x does not fit the
+// typecode ('c' takes 0..255, '?' 0 or 1) and nothing is stored, otherwise as
+// shoal_value_get_int.
+SHOAL_API int shoal_value_set_int(shoal_value *v, int64_t x);
+
+// shoal_value_get_double stores an 'f' or 'd' value in *out.  Errors:
+// SHOAL_ENOTSUP for the other typecodes, otherwise as shoal_value_get_int.
+SHOAL_API int shoal_value_get_double(shoal_value *v, double *out);
+
+// shoal_value_set_double stores x in an 'f' or 'd' value ('f' rounds to
+// float, as ctypes does).  Errors as shoal_value_get_double.
+SHOAL_API int shoal_value_set_double(shoal_value *v, double x);
+
+// shoal_value_get copies the value's bytes (its C type, of size `size`) to
+// out, under the lock if there is one: the way to read any typecode,
+// including 'Q' values above INT64_MAX.  Errors: SHOAL_EINVAL (NULL, size not
+// the typecode's size), SHOAL_ENOTRECOVERABLE.
+SHOAL_API int shoal_value_get(shoal_value *v, void *out, size_t size);
+
+// shoal_value_set copies `size` bytes of the value's C type from in, under the
+// lock if there is one.  '?' stores 1 for any nonzero byte.  Errors as
+// shoal_value_get.
+SHOAL_API int shoal_value_set(shoal_value *v, const void *in, size_t size);
+
+// shoal_value_add atomically adds delta to an integer value and stores the
+// new value in *result (when not NULL).  Atomic operations never take the
+// lock: they need none, and other processes' atomic calls and locked reads
+// see either the old or the new value.  They wrap around, as C's unsigned
+// arithmetic and ctypes do (delta is taken modulo 2^bits of the type).  For
+// 'L' and 'Q' the int64_t results are the same 64 bits read as signed.
+// Errors: SHOAL_EINVAL (NULL), SHOAL_ENOTSUP ('f', 'd', 'c', '?').
+SHOAL_API int shoal_value_add(shoal_value *v, int64_t delta, int64_t *result);
+
+// shoal_value_fetch_add is shoal_value_add that stores the value from before
+// the addition in *old (when not NULL).
+SHOAL_API int shoal_value_fetch_add(shoal_value *v, int64_t delta, int64_t *old);
+
+// shoal_value_exchange atomically stores x and puts the previous value in
+// *old (when not NULL).  Errors: SHOAL_ERANGE when x does not fit the
+// typecode ('L' and 'Q' take any int64_t as its 64 bits), otherwise as
+// shoal_value_add.
+SHOAL_API int shoal_value_exchange(shoal_value *v, int64_t x, int64_t *old);
+
+// shoal_value_compare_exchange atomically replaces the value with desired if
+// it equals *expected, and returns 1; otherwise stores the current value in
+// *expected and returns 0.  Errors: SHOAL_EINVAL (NULL), SHOAL_ERANGE
+// (desired does not fit), SHOAL_ENOTSUP as shoal_value_add.
+SHOAL_API int shoal_value_compare_exchange(shoal_value *v, int64_t *expected, int64_t desired);
+
+// shoal_value_acquire takes the value's lock (with v.get_lock(): ...), its own
+// RLock or the external lock it was made with; returns as that lock's acquire
+// does.  Errors: SHOAL_ENOENT for a RAW value (Python: AttributeError).
+SHOAL_API int shoal_value_acquire(shoal_value *v, shoal_duration timeout);
+
+// shoal_value_release releases the value's lock, as that lock's release does;
+// SHOAL_ENOENT for a RAW value.
+SHOAL_API int shoal_value_release(shoal_value *v);
+
+// shoal_value_get_lock (v.get_lock()) stores the value's lock in *lock or
+// *rlock (the other gets NULL): the RLock of its own, or the external one it
+// was made with.  The value's own RLock belongs to the value: use it with the
+// shoal_rlock_* calls but never destroy or close it; it goes with the value's
+// handle.  Errors: SHOAL_EINVAL (a NULL argument), SHOAL_ENOENT for a RAW
+// value (both outputs are then NULL).
+SHOAL_API int shoal_value_get_lock(shoal_value *v, shoal_lock **lock, shoal_rlock **rlock);
+
+typedef struct shoal_array shoal_array;
+
+// shoal_array_create makes an anonymous Array (multiprocessing.Array) of
+// `length` items of `typecode`, all zero, with a lock chosen by opts as for
+// shoal_value_create.  length may be 0.  Errors: SHOAL_EINVAL (as
+// shoal_value_create, or a length whose bytes overflow), SHOAL_ENOMEM.
+SHOAL_API int shoal_array_create(shoal_array **out, char typecode, size_t length,
+                                 const shoal_value_opts *opts);
+
+// shoal_array_open opens the named Array `name`, creating it zero-filled with
+// `length` items when oopts asks.  When opening an existing array, length 0
+// accepts any length; another nonzero length is SHOAL_ERANGE.  Errors
+// otherwise as shoal_value_open.
+SHOAL_API int shoal_array_open(shoal_array **out, const char *name, char typecode, size_t length,
+                               const shoal_value_opts *opts, const shoal_open_opts *oopts);
+
+// shoal_array_destroy releases this process's handle to an anonymous Array.
+// NULL is a no-op.
+SHOAL_API void shoal_array_destroy(shoal_array *a);
+
+// shoal_array_close releases this process's handle to a named Array.  NULL is
+// a no-op.
+SHOAL_API void shoal_array_close(shoal_array *a);
+
+// shoal_array_len returns the number of items (len(a)); 0 for NULL.
+SHOAL_API size_t shoal_array_len(shoal_array *a);
+
+// shoal_array_typecode returns the array's typecode, or SHOAL_EINVAL.
+SHOAL_API int shoal_array_typecode(shoal_array *a);
+
+// shoal_array_itemsize returns the size in bytes of one item (1..8), or
+// SHOAL_EINVAL.
+SHOAL_API int shoal_array_itemsize(shoal_array *a);
+
+// shoal_array_data returns the items themselves (Python's get_obj()), for
+// code that takes the lock itself; NULL for NULL.  The pointer is valid while
+// the handle is, in this process.
+SHOAL_API void *shoal_array_data(shoal_array *a);
+
+// shoal_array_get_int reads a[index] as shoal_value_get_int reads a value.
+// Errors: SHOAL_ERANGE (index >= length; Python's IndexError), otherwise as
+// shoal_value_get_int.
+SHOAL_API int shoal_array_get_int(shoal_array *a, size_t index, int64_t *out);
+
+// shoal_array_set_int stores a[index] = x; errors as shoal_value_set_int plus
+// SHOAL_ERANGE for a bad index.
+SHOAL_API int shoal_array_set_int(shoal_array *a, size_t index, int64_t x);
+
+// shoal_array_get_double reads an 'f' or 'd' item; errors as
+// shoal_value_get_double plus SHOAL_ERANGE for a bad index.
+SHOAL_API int shoal_array_get_double(shoal_array *a, size_t index, double *out);
+
+// shoal_array_set_double stores an 'f' or 'd' item; errors as
+// shoal_array_get_double.
+SHOAL_API int shoal_array_set_double(shoal_array *a, size_t index, double x);
+
+// shoal_array_get_slice copies items start..stop-1 (a[start:stop]) into buf,
+// which holds buf_size bytes, as the items' C type, under the lock if there is
+// one (the slice is read whole).  Errors: SHOAL_ERANGE (start > stop or stop >
+// length), SHOAL_EMSGSIZE (buf_size < (stop - start) * itemsize), SHOAL_EINVAL
+// (NULL), SHOAL_ENOTRECOVERABLE.
+SHOAL_API int shoal_array_get_slice(shoal_array *a, size_t start, size_t stop, void *buf,
+                                    size_t buf_size);
+
+// shoal_array_set_slice stores a[start:stop] = buf, whole under the lock if
+// there is one.  buf_size must be exactly (stop - start) * itemsize bytes
+// (Python: "can only assign sequence of same size"), else SHOAL_EINVAL and
+// nothing is stored.  '?' items store 1 for any nonzero byte.  Errors
+// otherwise as shoal_array_get_slice.
+SHOAL_API int shoal_array_set_slice(shoal_array *a, size_t start, size_t stop, const void *buf,
+                                    size_t buf_size);
+
+// shoal_array_acquire takes the array's lock; see shoal_value_acquire.
+SHOAL_API int shoal_array_acquire(shoal_array *a, shoal_duration timeout);
+
+// shoal_array_release releases the array's lock; see shoal_value_release.
+SHOAL_API int shoal_array_release(shoal_array *a);
+
+// shoal_array_get_lock returns the array's lock; see shoal_value_get_lock.
+SHOAL_API int shoal_array_get_lock(shoal_array *a, shoal_lock **lock, shoal_rlock **rlock);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
