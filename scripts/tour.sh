@@ -14,6 +14,7 @@ TOUR='threads_counter|1|two threads, one Lock, 2,000,000 increments
 threads_decrement|2|100 threads decrement n = 100 under a Lock
 threads_event|3|one thread waits on an Event, another sets it
 shared_value_array|14|Value and Array written by one process, read by another; a Lock guarding a Value
+shared_memory_ipc|15|a raw shared memory block guarded by a Semaphore: Hello, receiver!
 process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes'
 
 if [ ! -d "$dir" ]; then

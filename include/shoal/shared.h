@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // shoal/shared.h: shared state — Value and Array (multiprocessing.Value,
-// Array, RawValue, RawArray).
+// Array, RawValue, RawArray) and SharedMemory segments that Python's
+// multiprocessing.shared_memory opens too.
 //
 // Every object here works the same between threads, between a parent and the
 // children it forks after creating the object (anonymous objects from
@@ -244,6 +245,105 @@ SHOAL_API int shoal_array_release(shoal_array *a);
 
 // shoal_array_get_lock returns the array's lock; see shoal_value_get_lock.
 SHOAL_API int shoal_array_get_lock(shoal_array *a, shoal_lock **lock, shoal_rlock **rlock);
+
+/* -------------------------------------------------------- SharedMemory -- */
+
+/*
+ * Named raw segments, byte-compatible with Python's
+ * multiprocessing.shared_memory.SharedMemory: the same names ("foo" is the
+ * POSIX shm object "/foo", in /dev/shm), mode 0600, exactly `size` bytes, no
+ * header.  C attaches to what Python made and Python to what C made.
+ *
+ * Names: 1..SHOAL_NAME_MAX bytes, an optional leading '/' (ignored, as
+ * Python's .name drops it), no other '/', no NUL, not "." or "..", and not
+ * starting with ".shoal-" (reserved for shoal's own files).  Generated names
+ * are Python's: "psm_" and 8 hex digits.
+ *
+ * Tracking: a segment is created *tracked* unless SHOAL_SHM_PERSISTENT is
+ * given.  When the process that created a tracked segment ends — by exit or
+ * kill -9 — without unlinking it, a small watcher process unlinks it (Python's
+ * resource tracker; Python also unlinks at a clean exit).  A process that only
+ * attaches never unlinks anything (unlike Python before 3.13, gh-82300).  The
+ * watcher needs Linux 5.3 or later (pidfd_open).
+ */
+
+enum shoal_shm_flags {
+  SHOAL_SHM_PERSISTENT = 1, /* create: not unlinked when the creator ends (Python's track=False) */
+};
+
+typedef struct shoal_shm_opts {
+  unsigned flags;       /* create: SHOAL_SHM_PERSISTENT, or 0; attach: 0 */
+  unsigned mode;        /* create: permission bits, applied as given; 0 = 0600; attach: 0 */
+  size_t name_len;      /* 0: the name is a C string; else its length in bytes, which must
+                           not include a NUL (for names from Python or the wire) */
+  uint32_t reserved[6]; /* must be zero */
+} shoal_shm_opts;
+
+typedef struct shoal_shm shoal_shm;
+
+// shoal_shm_create makes the new segment `name` (SharedMemory(name,
+// create=True, size=size)) of exactly `size` bytes, zero-filled, maps it and
+// stores the handle in *out.  name NULL generates a free Python-style name
+// ("psm_" + 8 hex digits; see shoal_shm_name).  The segment appears whole and
+// sized at once: no process ever attaches a half-made one.  It is tracked
+// unless opts has SHOAL_SHM_PERSISTENT; the first tracked create of a process
+// starts its watcher.  Errors: SHOAL_EINVAL (out NULL, size 0, bad name or
+// options), SHOAL_ENAMETOOLONG, SHOAL_EEXIST (the name exists: Python's
+// FileExistsError), SHOAL_EACCES, SHOAL_ENOMEM, SHOAL_ENOSYS (no watcher
+// possible on this kernel; PERSISTENT segments need none).  Thread-safe.
+// Across fork the handle stays valid in the child, which shares the memory;
+// the child is not the creator (its death unlinks nothing).
+SHOAL_API int shoal_shm_create(shoal_shm **out, const char *name, size_t size,
+                               const shoal_shm_opts *opts);
+
+// shoal_shm_attach maps the existing segment `name` (SharedMemory(name)),
+// whoever made it, Python or C; its size is the segment's.  Attaching never
+// makes the caller responsible for the segment.  opts may be NULL (its
+// flags and mode must be 0).  Errors: SHOAL_EINVAL (NULL name, bad name,
+// NUL inside), SHOAL_ENAMETOOLONG, SHOAL_ENOENT (Python's FileNotFoundError),
+// SHOAL_EACCES, SHOAL_ECORRUPT (not a regular file, or empty), SHOAL_ENOMEM.
+SHOAL_API int shoal_shm_attach(shoal_shm **out, const char *name, const shoal_shm_opts *opts);
+
+// shoal_shm_close unmaps the segment in this process (shm.close()) and frees
+// the handle; the segment and its name stay.  NULL is a no-op.  Do not call
+// it while other threads use the buffer.
+SHOAL_API void shoal_shm_close(shoal_shm *shm);
+
+// shoal_shm_unlink removes the segment's name (shm.unlink()), from whichever
+// process holds a handle: mappings stay valid until closed, and the memory
+// goes with the last one.  It also ends the segment's tracking.  Errors:
+// SHOAL_ENOENT when the name is already gone (a second unlink: Python's
+// FileNotFoundError), SHOAL_EACCES, SHOAL_EINVAL (NULL).  Thread-safe.
+SHOAL_API int shoal_shm_unlink(shoal_shm *shm);
+
+// shoal_shm_name returns the segment's name without a leading '/', as
+// Python's .name does ("psm_1a2b3c4d"); NULL for NULL.  Valid while the
+// handle is.
+SHOAL_API const char *shoal_shm_name(shoal_shm *shm);
+
+// shoal_shm_size returns the segment's size in bytes (shm.size); 0 for NULL.
+SHOAL_API size_t shoal_shm_size(shoal_shm *shm);
+
+// shoal_shm_buf returns the segment's bytes (shm.buf), shoal_shm_size of
+// them, valid until shoal_shm_close; NULL for NULL.  The bytes are shared
+// raw memory: guard them with a Lock or Semaphore, or use atomics.
+SHOAL_API void *shoal_shm_buf(shoal_shm *shm);
+
+/* One segment in a shoal_shm_list answer. */
+typedef struct shoal_shm_info {
+  char name[SHOAL_NAME_MAX + 1]; /* without the leading '/' */
+  uint32_t owner_pid;            /* the process that created it */
+  int owner_alive;               /* 1 while that process runs */
+  int persistent;                /* 1: made with SHOAL_SHM_PERSISTENT */
+  uint64_t size;                 /* bytes */
+} shoal_shm_info;
+
+// shoal_shm_list describes the segments that shoal processes created and that
+// still exist (Python's own are not listed), storing up to max of them in out
+// (out may be NULL when max is 0), in no particular order.  Returns how many
+// there are (which may exceed max: call again with more room), or
+// SHOAL_EINVAL (out NULL with max > 0), or a system error.  Thread-safe.
+SHOAL_API int shoal_shm_list(shoal_shm_info *out, size_t max);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,80 @@ static inline void shoal__plat_cpu_relax(void)
   __asm__ __volatile__("yield" ::: "memory");
 #else
   atomic_signal_fence(memory_order_seq_cst);
+/*
+ * Raw segments: shm objects with no shoal header, byte-compatible with
+ * Python's multiprocessing.shared_memory (mode 0600 unless asked, exactly
+ * `size` bytes).  A segment is identified by `id` (its inode), so that a
+ * name unlinked and re-created is told apart.
+ */
+struct shoal__plat_seg {
+  void *addr;
+  size_t size;
+  uint64_t id;
+  int fd; /* prepared, not yet published; -1 otherwise */
+};
+
+// shoal__plat_seg_prepare makes an anonymous, zeroed segment of `size` bytes
+// and permission bits `mode`, and maps it; nobody can open it until
+// shoal__plat_seg_publish names it.  Returns 0, SHOAL_ENOMEM or a system error.
+int shoal__plat_seg_prepare(size_t size, unsigned mode, struct shoal__plat_seg *s);
+
+// shoal__plat_seg_publish gives a prepared segment its name, atomically and
+// exclusively: SHOAL_EEXIST if the name exists (the segment stays prepared).
+int shoal__plat_seg_publish(struct shoal__plat_seg *s, const char *name);
+
+// shoal__plat_seg_release unmaps a segment (and drops a prepared one).
+void shoal__plat_seg_release(struct shoal__plat_seg *s);
+
+// shoal__plat_seg_attach maps the existing segment `name` whole, its size
+// taken from the segment.  Returns 0, SHOAL_ENOENT, SHOAL_EACCES, or
+// SHOAL_ECORRUPT (not a regular object, or empty).
+int shoal__plat_seg_attach(const char *name, struct shoal__plat_seg *s);
+
+// shoal__plat_seg_stat gives the id and size of segment `name` without
+// mapping it.  Returns 0 or SHOAL_ENOENT.
+int shoal__plat_seg_stat(const char *name, uint64_t *id, uint64_t *size);
+
+// shoal__plat_shm_put_file writes a small file `name` into the shm directory,
+// replacing it atomically: a reader sees the old or the new contents whole.
+int shoal__plat_shm_put_file(const char *name, const void *data, size_t len);
+
+// shoal__plat_shm_get_file reads up to cap bytes of file `name` into buf and
+// stores the count in *len.  Returns 0 or SHOAL_ENOENT.
+int shoal__plat_shm_get_file(const char *name, void *buf, size_t cap, size_t *len);
+
+// shoal__plat_shm_scan calls fn(name, arg) for every object in the shm
+// directory whose name starts with prefix, until fn returns nonzero (which it
+// then returns).  Returns 0 or a system error.
+int shoal__plat_shm_scan(const char *prefix, int (*fn)(const char *name, void *arg), void *arg);
+
+// shoal__plat_tmp_prefix writes the prefix of the temporary names that
+// process `pid` uses in the shm directory while it builds objects (cap >= 32).
+void shoal__plat_tmp_prefix(uint32_t pid, char *buf, size_t cap);
+
+// shoal__plat_random fills buf with n unpredictable bytes.  Returns 0 or a
+// system error.
+int shoal__plat_random(void *buf, size_t n);
+
+/*
+ * Watching for a process's death.
+ */
+
+// shoal__plat_process_stamp returns the calling process's identity: a stamp
+// (see above) of its pid and start time, which shoal__plat_thread_alive(pid,
+// stamp) checks.
+uint64_t shoal__plat_process_stamp(void);
+
+// shoal__plat_watch_death starts a watcher: a detached process that waits
+// until the calling process has ended — exit, kill -9, any way — then runs
+// fn(pid, arg) with the caller's pid and exits.  The watcher ignores SIGINT,
+// SIGTERM and SIGHUP, keeps only stderr of the caller's file descriptors and
+// none of its shared mappings, and is not the caller's child (a wait() for any
+// child never sees it).  fn runs in a copy of the caller's memory as it was at
+// this call.  Returns 0, SHOAL_ENOSYS (kernel without pidfd_open), or a
+// system error.
+int shoal__plat_watch_death(void (*fn)(uint32_t pid, void *arg), void *arg);
+
 #endif
 }
 
@@ -107,5 +181,79 @@ int shoal__plat_shm_open(const char *name, size_t min_size, void **addr, size_t 
 
 // shoal__plat_shm_unlink removes the name.  Returns 0 or SHOAL_ENOENT/EACCES.
 int shoal__plat_shm_unlink(const char *name);
+
+/*
+ * Raw segments: shm objects with no shoal header, byte-compatible with
+ * Python's multiprocessing.shared_memory (mode 0600 unless asked, exactly
+ * `size` bytes).  A segment is identified by `id` (its inode), so that a
+ * name unlinked and re-created is told apart.
+ */
+struct shoal__plat_seg {
+  void *addr;
+  size_t size;
+  uint64_t id;
+  int fd; /* prepared, not yet published; -1 otherwise */
+};
+
+// shoal__plat_seg_prepare makes an anonymous, zeroed segment of `size` bytes
+// and permission bits `mode`, and maps it; nobody can open it until
+// shoal__plat_seg_publish names it.  Returns 0, SHOAL_ENOMEM or a system error.
+int shoal__plat_seg_prepare(size_t size, unsigned mode, struct shoal__plat_seg *s);
+
+// shoal__plat_seg_publish gives a prepared segment its name, atomically and
+// exclusively: SHOAL_EEXIST if the name exists (the segment stays prepared).
+int shoal__plat_seg_publish(struct shoal__plat_seg *s, const char *name);
+
+// shoal__plat_seg_release unmaps a segment (and drops a prepared one).
+void shoal__plat_seg_release(struct shoal__plat_seg *s);
+
+// shoal__plat_seg_attach maps the existing segment `name` whole, its size
+// taken from the segment.  Returns 0, SHOAL_ENOENT, SHOAL_EACCES, or
+// SHOAL_ECORRUPT (not a regular object, or empty).
+int shoal__plat_seg_attach(const char *name, struct shoal__plat_seg *s);
+
+// shoal__plat_seg_stat gives the id and size of segment `name` without
+// mapping it.  Returns 0 or SHOAL_ENOENT.
+int shoal__plat_seg_stat(const char *name, uint64_t *id, uint64_t *size);
+
+// shoal__plat_shm_put_file writes a small file `name` into the shm directory,
+// replacing it atomically: a reader sees the old or the new contents whole.
+int shoal__plat_shm_put_file(const char *name, const void *data, size_t len);
+
+// shoal__plat_shm_get_file reads up to cap bytes of file `name` into buf and
+// stores the count in *len.  Returns 0 or SHOAL_ENOENT.
+int shoal__plat_shm_get_file(const char *name, void *buf, size_t cap, size_t *len);
+
+// shoal__plat_shm_scan calls fn(name, arg) for every object in the shm
+// directory whose name starts with prefix, until fn returns nonzero (which it
+// then returns).  Returns 0 or a system error.
+int shoal__plat_shm_scan(const char *prefix, int (*fn)(const char *name, void *arg), void *arg);
+
+// shoal__plat_tmp_prefix writes the prefix of the temporary names that
+// process `pid` uses in the shm directory while it builds objects (cap >= 32).
+void shoal__plat_tmp_prefix(uint32_t pid, char *buf, size_t cap);
+
+// shoal__plat_random fills buf with n unpredictable bytes.  Returns 0 or a
+// system error.
+int shoal__plat_random(void *buf, size_t n);
+
+/*
+ * Watching for a process's death.
+ */
+
+// shoal__plat_process_stamp returns the calling process's identity: a stamp
+// (see above) of its pid and start time, which shoal__plat_thread_alive(pid,
+// stamp) checks.
+uint64_t shoal__plat_process_stamp(void);
+
+// shoal__plat_watch_death starts a watcher: a detached process that waits
+// until the calling process has ended — exit, kill -9, any way — then runs
+// fn(pid, arg) with the caller's pid and exits.  The watcher ignores SIGINT,
+// SIGTERM and SIGHUP, keeps only stderr of the caller's file descriptors and
+// none of its shared mappings, and is not the caller's child (a wait() for any
+// child never sees it).  fn runs in a copy of the caller's memory as it was at
+// this call.  Returns 0, SHOAL_ENOSYS (kernel without pidfd_open), or a
+// system error.
+int shoal__plat_watch_death(void (*fn)(uint32_t pid, void *arg), void *arg);
 
 #endif

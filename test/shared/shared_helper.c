@@ -7,6 +7,12 @@
 //   value-hold NAME            take the Value's lock, print "held", wait to be killed
 //   value-get NAME TC          print the Value's integer value
 //   array-prefix NAME          replace Array 'i' NAME by its prefix sums, print "done"
+//   shm-create NAME SIZE [p]   create segment NAME ("-": generated; p: persistent), write
+//                              "hello from C" into it, print its name, then wait to be
+//                              killed, or exit at once when SIZE is negative (its absolute
+//                              value is the size)
+//   shm-attach NAME [exit]     attach NAME, print its size, wait to be killed (or exit)
+//   shm-both NAME SIZE OTHER   create NAME, attach OTHER, print "ready", wait to be killed
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +116,44 @@ static int array_cmd(const char *cmd, char **argv)
   return 0;
 }
 
+static int shm_cmd(const char *cmd, int argc, char **argv)
+{
+  shoal_shm *s, *o;
+  const char *name = argv[2];
+  if (!strcmp(cmd, "shm-create") && argc > 3) {
+    long size = strtol(argv[3], NULL, 10);
+    shoal_shm_opts opts = {.flags = argc > 4 ? SHOAL_SHM_PERSISTENT : 0};
+    opened(shoal_shm_create(&s, strcmp(name, "-") ? name : NULL, (size_t)labs(size), &opts));
+    memcpy(shoal_shm_buf(s), "hello from C", 12);
+    say(shoal_shm_name(s));
+    if (size < 0) {
+      shoal_shm_close(s); /* closed, not unlinked: the watcher's job */
+      return 0;
+    }
+    for (;;)
+      pause();
+  }
+  if (!strcmp(cmd, "shm-attach")) {
+    opened(shoal_shm_attach(&s, name, NULL));
+    printf("%zu\n", shoal_shm_size(s));
+    fflush(stdout);
+    if (argc > 3) {
+      shoal_shm_close(s);
+      return 0;
+    }
+    for (;;)
+      pause();
+  }
+  if (!strcmp(cmd, "shm-both") && argc > 4) {
+    opened(shoal_shm_create(&s, name, (size_t)strtol(argv[3], NULL, 10), NULL));
+    opened(shoal_shm_attach(&o, argv[4], NULL));
+    say("ready");
+    for (;;)
+      pause();
+  }
+  return 2;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 3)
@@ -119,5 +163,7 @@ int main(int argc, char **argv)
     return value_cmd(cmd, argc, argv);
   if (!strncmp(cmd, "array-", 6))
     return array_cmd(cmd, argv);
+  if (!strncmp(cmd, "shm-", 4))
+    return shm_cmd(cmd, argc, argv);
   return 2;
 }
