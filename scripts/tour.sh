@@ -15,7 +15,8 @@ threads_decrement|2|100 threads decrement n = 100 under a Lock
 threads_event|3|one thread waits on an Event, another sets it
 shared_value_array|14|Value and Array written by one process, read by another; a Lock guarding a Value
 shared_memory_ipc|15|a raw shared memory block guarded by a Semaphore: Hello, receiver!
-process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes'
+process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes
+shared_dict_list|19|a Manager-style dict and list shared by 5 processes, no server process'
 
 if [ ! -d "$dir" ]; then
   echo "tour: no such directory: $dir (build first: cmake --build build)" >&2

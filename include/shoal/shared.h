@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // shoal/shared.h: shared state — Value and Array (multiprocessing.Value,
-// Array, RawValue, RawArray) and SharedMemory segments that Python's
-// multiprocessing.shared_memory opens too.
+// Array, RawValue, RawArray), SharedMemory segments that Python's
+// multiprocessing.shared_memory opens too, and a shared dict and list that
+// do a Manager's job without a server process.
 //
 // Every object here works the same between threads, between a parent and the
 // children it forks after creating the object (anonymous objects from
@@ -344,6 +345,170 @@ typedef struct shoal_shm_info {
 // there are (which may exceed max: call again with more room), or
 // SHOAL_EINVAL (out NULL with max > 0), or a system error.  Thread-safe.
 SHOAL_API int shoal_shm_list(shoal_shm_info *out, size_t max);
+
+/* ------------------------------------------------- shared dict and list -- */
+
+/*
+ * A dict (byte-string keys to byte-string values) and a list of byte
+ * strings, living in shared memory: Manager().dict() and Manager().list()
+ * without the server process.  Data is copied in and out.
+ *
+ * Readers never block each other (a sequence lock: a reader retries when a
+ * writer changed what it was reading); writers take turns on a robust lock.
+ * Both grow by themselves, up to a bound: the memory they use comes from a
+ * file that grows as needed (initial_size at first), every process maps
+ * max_size of address space once, so growing never moves anything and every
+ * process sees the new size at its next call.  When max_size (or the
+ * machine's memory) is used up, a call that needs more returns SHOAL_ENOMEM
+ * and changes nothing.  Memory freed by deletes is reused.
+ *
+ * Dead participants: a reader killed anywhere leaves nothing behind.  A
+ * writer killed in the middle of a change leaves the lock to the next caller
+ * (reader or writer, within about 0.1 s), which repairs the structure before
+ * going on: the change the dead writer was making is either whole or absent,
+ * and memory it had taken is given back.
+ */
+
+typedef struct shoal_container_opts {
+  size_t initial_size;  /* bytes of memory at first; 0 = 64 KiB */
+  size_t max_size;      /* bytes it may grow to; 0 = 1 GiB (address space: memory is
+                           taken only as the dict or list grows) */
+  uint32_t reserved[6]; /* must be zero */
+} shoal_container_opts;
+
+typedef struct shoal_dict shoal_dict;
+
+// shoal_dict_create makes an anonymous, empty shared dict and stores its
+// handle in *out.  Threads share it, and so do children forked afterwards.
+// opts may be NULL.  Errors: SHOAL_EINVAL (out NULL, bad options:
+// initial_size above max_size, max_size below 64 KiB or above 64 TiB),
+// SHOAL_ENOMEM.
+SHOAL_API int shoal_dict_create(shoal_dict **out, const shoal_container_opts *opts);
+
+// shoal_dict_open opens the named dict `name`, creating it empty when oopts
+// asks (opts is used only then; oopts->mode sets its permission bits).
+// Errors: as shoal_lock_open.
+SHOAL_API int shoal_dict_open(shoal_dict **out, const char *name, const shoal_container_opts *opts,
+                              const shoal_open_opts *oopts);
+
+// shoal_dict_destroy releases this process's handle to an anonymous dict;
+// the memory goes when the last process sharing it lets go.  Do not call it
+// while other threads use the handle.  NULL is a no-op.
+SHOAL_API void shoal_dict_destroy(shoal_dict *d);
+
+// shoal_dict_close releases this process's handle to a named dict; it lives
+// on until shoal_unlink(name) and the last close.  NULL is a no-op.
+SHOAL_API void shoal_dict_close(shoal_dict *d);
+
+// shoal_dict_set stores d[key] = value, replacing any value the key had.
+// Keys and values are byte strings of any length, 0 included (key and value
+// may be NULL when their length is 0).  Errors: SHOAL_EINVAL (d NULL, NULL
+// with a nonzero length), SHOAL_E2BIG (the entry could never fit max_size),
+// SHOAL_ENOMEM (full: nothing changed).  Thread- and process-safe.
+SHOAL_API int shoal_dict_set(shoal_dict *d, const void *key, size_t klen, const void *value,
+                             size_t vlen);
+
+// shoal_dict_get copies d[key] into buf.  On entry *vlen is buf's size; on
+// return it is the value's length.  Errors: SHOAL_ENOENT (no such key:
+// Python's KeyError), SHOAL_EMSGSIZE (buf too small: nothing copied, *vlen
+// tells the size needed; buf may be NULL with *vlen 0 to ask), SHOAL_EINVAL.
+// Never waits for other readers.
+SHOAL_API int shoal_dict_get(shoal_dict *d, const void *key, size_t klen, void *buf, size_t *vlen);
+
+// shoal_dict_contains returns 1 when key is in d, 0 when not, or SHOAL_EINVAL.
+SHOAL_API int shoal_dict_contains(shoal_dict *d, const void *key, size_t klen);
+
+// shoal_dict_delete removes key (del d[key]).  Errors: SHOAL_ENOENT (not
+// there), SHOAL_EINVAL.
+SHOAL_API int shoal_dict_delete(shoal_dict *d, const void *key, size_t klen);
+
+// shoal_dict_pop removes key and copies its value out in one step (d.pop(key)),
+// with *vlen as for shoal_dict_get.  Errors as shoal_dict_get; on
+// SHOAL_EMSGSIZE nothing is removed.
+SHOAL_API int shoal_dict_pop(shoal_dict *d, const void *key, size_t klen, void *buf, size_t *vlen);
+
+// shoal_dict_len returns the number of keys (len(d)), a momentary answer; 0
+// for NULL.
+SHOAL_API size_t shoal_dict_len(shoal_dict *d);
+
+// shoal_dict_clear removes every key (d.clear()) and gives back the memory
+// they used.  Returns 0 or SHOAL_EINVAL.
+SHOAL_API int shoal_dict_clear(shoal_dict *d);
+
+/* An iteration over a dict: zero it (or SHOAL_DICT_ITER_INIT) to start. */
+typedef struct shoal_dict_iter {
+  uint64_t state[4];
+} shoal_dict_iter;
+#define SHOAL_DICT_ITER_INIT                                                                       \
+  {                                                                                                \
+    {                                                                                              \
+      0, 0, 0, 0                                                                                   \
+    }                                                                                              \
+  }
+
+// shoal_dict_next steps an iteration (for key, value in d.items()): it copies
+// the next key into key (*klen: its size in, the key's length out) and, when
+// value is not NULL or *vlen is 0, the value likewise, and returns 1; 0 when
+// the iteration is over.  Keys present during the whole iteration are
+// visited exactly once; keys added or removed meanwhile may or may not be.
+// Errors: SHOAL_EMSGSIZE (a buffer too small: *klen and *vlen tell the sizes
+// needed; call again with bigger buffers, the iteration stays in place),
+// SHOAL_ECANCELED (the dict was resized or cleared since the iteration
+// began, as Python's "dictionary changed size during iteration": start
+// again), SHOAL_EINVAL.  klen is required; vlen may be NULL to skip values.
+SHOAL_API int shoal_dict_next(shoal_dict *d, shoal_dict_iter *it, void *key, size_t *klen,
+                              void *value, size_t *vlen);
+
+typedef struct shoal_list shoal_list;
+
+// shoal_list_create makes an anonymous, empty shared list of byte strings.
+// Errors as shoal_dict_create.
+SHOAL_API int shoal_list_create(shoal_list **out, const shoal_container_opts *opts);
+
+// shoal_list_open opens (or creates empty, per oopts) the named list `name`.
+// Errors as shoal_dict_open.
+SHOAL_API int shoal_list_open(shoal_list **out, const char *name, const shoal_container_opts *opts,
+                              const shoal_open_opts *oopts);
+
+// shoal_list_destroy releases this process's handle to an anonymous list.
+// NULL is a no-op.
+SHOAL_API void shoal_list_destroy(shoal_list *l);
+
+// shoal_list_close releases this process's handle to a named list.  NULL is
+// a no-op.
+SHOAL_API void shoal_list_close(shoal_list *l);
+
+// shoal_list_append adds item at the end (l.append(item)).  Errors:
+// SHOAL_EINVAL, SHOAL_E2BIG, SHOAL_ENOMEM (full: nothing changed).
+SHOAL_API int shoal_list_append(shoal_list *l, const void *item, size_t len);
+
+// shoal_list_insert puts item before position index (l.insert(index, item));
+// an index past the end appends, as in Python.  Errors as shoal_list_append.
+SHOAL_API int shoal_list_insert(shoal_list *l, size_t index, const void *item, size_t len);
+
+// shoal_list_get copies l[index] into buf, *len as for shoal_dict_get.
+// Errors: SHOAL_ERANGE (index >= len: Python's IndexError), SHOAL_EMSGSIZE,
+// SHOAL_EINVAL.  Never waits for other readers.
+SHOAL_API int shoal_list_get(shoal_list *l, size_t index, void *buf, size_t *len);
+
+// shoal_list_set replaces l[index] (l[index] = item).  Errors: SHOAL_ERANGE,
+// otherwise as shoal_list_append.
+SHOAL_API int shoal_list_set(shoal_list *l, size_t index, const void *item, size_t len);
+
+// shoal_list_delete removes l[index] (del l[index]); later items move down
+// one.  Errors: SHOAL_ERANGE, SHOAL_EINVAL.
+SHOAL_API int shoal_list_delete(shoal_list *l, size_t index);
+
+// shoal_list_pop removes the last item and copies it out (l.pop()), *len as
+// for shoal_dict_get.  Errors: SHOAL_ERANGE (empty list), SHOAL_EMSGSIZE
+// (nothing removed), SHOAL_EINVAL.
+SHOAL_API int shoal_list_pop(shoal_list *l, void *buf, size_t *len);
+
+// shoal_list_len returns the number of items, a momentary answer; 0 for NULL.
+SHOAL_API size_t shoal_list_len(shoal_list *l);
+
+// shoal_list_clear removes every item.  Returns 0 or SHOAL_EINVAL.
+SHOAL_API int shoal_list_clear(shoal_list *l);
 
 #ifdef __cplusplus
 }

@@ -92,6 +92,44 @@ void shoal__plat_tmp_prefix(uint32_t pid, char *buf, size_t cap);
 int shoal__plat_random(void *buf, size_t n);
 
 /*
+ * Growable files: objects that grow after other processes mapped them (the
+ * shared dict and list).  Every process maps the most the file may ever hold
+ * once; the file itself grows underneath, and a process only touches what
+ * the object says has been reserved, so nobody ever remaps.
+ */
+
+// shoal__plat_file_new makes an unnamed, empty file in the shm directory with
+// permission bits `mode`; returns its descriptor (close-on-exec, inherited
+// across fork) in *fd.  It gets a name only through shoal__plat_file_link.
+int shoal__plat_file_new(unsigned mode, int *fd);
+
+// shoal__plat_file_link names the file, atomically and exclusively:
+// SHOAL_EEXIST when the name exists.
+int shoal__plat_file_link(int fd, const char *name);
+
+// shoal__plat_file_open opens the existing file `name` read-write and gives
+// its descriptor and current size.  Returns 0, SHOAL_ENOENT, SHOAL_EACCES or
+// SHOAL_ECORRUPT (not a regular file).
+int shoal__plat_file_open(const char *name, int *fd, uint64_t *size);
+
+// shoal__plat_file_read reads exactly len bytes at offset off.  Returns 0 or
+// SHOAL_ECORRUPT when the file is shorter.
+int shoal__plat_file_read(int fd, uint64_t off, void *buf, size_t len);
+
+// shoal__plat_file_reserve makes the file at least `size` bytes long with the
+// memory behind them allocated now, so that touching them later can never
+// fault for lack of memory.  Returns 0 or SHOAL_ENOMEM (no memory or shm
+// space left).
+int shoal__plat_file_reserve(int fd, uint64_t size);
+
+// shoal__plat_file_map maps `len` bytes of the file shared (len may exceed
+// its size: only reserved bytes may be touched).  Returns 0 or SHOAL_ENOMEM.
+int shoal__plat_file_map(int fd, size_t len, void **addr);
+
+// shoal__plat_file_close closes a descriptor from this section.
+void shoal__plat_file_close(int fd);
+
+/*
  * Watching for a process's death.
  */
 
@@ -236,6 +274,44 @@ void shoal__plat_tmp_prefix(uint32_t pid, char *buf, size_t cap);
 // shoal__plat_random fills buf with n unpredictable bytes.  Returns 0 or a
 // system error.
 int shoal__plat_random(void *buf, size_t n);
+
+/*
+ * Growable files: objects that grow after other processes mapped them (the
+ * shared dict and list).  Every process maps the most the file may ever hold
+ * once; the file itself grows underneath, and a process only touches what
+ * the object says has been reserved, so nobody ever remaps.
+ */
+
+// shoal__plat_file_new makes an unnamed, empty file in the shm directory with
+// permission bits `mode`; returns its descriptor (close-on-exec, inherited
+// across fork) in *fd.  It gets a name only through shoal__plat_file_link.
+int shoal__plat_file_new(unsigned mode, int *fd);
+
+// shoal__plat_file_link names the file, atomically and exclusively:
+// SHOAL_EEXIST when the name exists.
+int shoal__plat_file_link(int fd, const char *name);
+
+// shoal__plat_file_open opens the existing file `name` read-write and gives
+// its descriptor and current size.  Returns 0, SHOAL_ENOENT, SHOAL_EACCES or
+// SHOAL_ECORRUPT (not a regular file).
+int shoal__plat_file_open(const char *name, int *fd, uint64_t *size);
+
+// shoal__plat_file_read reads exactly len bytes at offset off.  Returns 0 or
+// SHOAL_ECORRUPT when the file is shorter.
+int shoal__plat_file_read(int fd, uint64_t off, void *buf, size_t len);
+
+// shoal__plat_file_reserve makes the file at least `size` bytes long with the
+// memory behind them allocated now, so that touching them later can never
+// fault for lack of memory.  Returns 0 or SHOAL_ENOMEM (no memory or shm
+// space left).
+int shoal__plat_file_reserve(int fd, uint64_t size);
+
+// shoal__plat_file_map maps `len` bytes of the file shared (len may exceed
+// its size: only reserved bytes may be touched).  Returns 0 or SHOAL_ENOMEM.
+int shoal__plat_file_map(int fd, size_t len, void **addr);
+
+// shoal__plat_file_close closes a descriptor from this section.
+void shoal__plat_file_close(int fd);
 
 /*
  * Watching for a process's death.

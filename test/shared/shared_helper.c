@@ -13,6 +13,9 @@
 //                              value is the size)
 //   shm-attach NAME [exit]     attach NAME, print its size, wait to be killed (or exit)
 //   shm-both NAME SIZE OTHER   create NAME, attach OTHER, print "ready", wait to be killed
+//   dict-fill NAME FROM TO     open dict NAME, set "k<i>" = "v<i>" for FROM <= i < TO, print "done"
+//   dict-check NAME N          print "ok" when "k<i>" = "v<i>" for i < N and len is N
+//   list-fill NAME N           open list NAME, append "item<i>" for i < N, print "done"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +157,62 @@ static int shm_cmd(const char *cmd, int argc, char **argv)
   return 2;
 }
 
+static int dict_cmd(const char *cmd, int argc, char **argv)
+{
+  shoal_dict *d;
+  char k[32], v[32], got[32];
+  opened(shoal_dict_open(&d, argv[2], NULL, NULL));
+  if (!strcmp(cmd, "dict-fill") && argc > 4) {
+    for (long i = strtol(argv[3], NULL, 10); i < strtol(argv[4], NULL, 10); i++) {
+      int kl = snprintf(k, sizeof k, "k%ld", i), vl = snprintf(v, sizeof v, "v%ld", i);
+      int rc = shoal_dict_set(d, k, (size_t)kl, v, (size_t)vl);
+      if (rc) {
+        say_rc(rc);
+        return 1;
+      }
+    }
+    shoal_dict_close(d);
+    say("done");
+    return 0;
+  }
+  if (!strcmp(cmd, "dict-check") && argc > 3) {
+    long n = strtol(argv[3], NULL, 10);
+    for (long i = 0; i < n; i++) {
+      int kl = snprintf(k, sizeof k, "k%ld", i), vl = snprintf(v, sizeof v, "v%ld", i);
+      size_t len = sizeof got;
+      int rc = shoal_dict_get(d, k, (size_t)kl, got, &len);
+      if (rc || len != (size_t)vl || memcmp(got, v, len)) {
+        printf("k%ld: %s\n", i, shoal_err_name(rc));
+        return 1;
+      }
+    }
+    say(shoal_dict_len(d) == (size_t)n ? "ok" : "bad len");
+    shoal_dict_close(d);
+    return 0;
+  }
+  return 2;
+}
+
+static int list_cmd(const char *cmd, int argc, char **argv)
+{
+  shoal_list *l;
+  char item[32];
+  if (strcmp(cmd, "list-fill") || argc < 4)
+    return 2;
+  opened(shoal_list_open(&l, argv[2], NULL, NULL));
+  for (long i = 0; i < strtol(argv[3], NULL, 10); i++) {
+    int n = snprintf(item, sizeof item, "item%ld", i);
+    int rc = shoal_list_append(l, item, (size_t)n);
+    if (rc) {
+      say_rc(rc);
+      return 1;
+    }
+  }
+  shoal_list_close(l);
+  say("done");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 3)
@@ -165,5 +224,9 @@ int main(int argc, char **argv)
     return array_cmd(cmd, argv);
   if (!strncmp(cmd, "shm-", 4))
     return shm_cmd(cmd, argc, argv);
+  if (!strncmp(cmd, "dict-", 5))
+    return dict_cmd(cmd, argc, argv);
+  if (!strncmp(cmd, "list-", 5))
+    return list_cmd(cmd, argc, argv);
   return 2;
 }

@@ -3,6 +3,7 @@
 // assignment, a child's prefix sum seen by the parent, zero fill, RawArray),
 // bounds, locking, named arrays in unrelated processes, bad input.
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -4,6 +4,7 @@
 // across threads, fork and unrelated processes, a dead lock holder, bad input.
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
