@@ -268,7 +268,8 @@ SH_TEST(shm_fork, forked_child_is_a_creator_of_its_own)
 
 /* ---- the tracker --------------------------------------------------------------- */
 
-SH_TEST(shm_tracker, segments_of_a_killed_creator_are_removed)
+/* A helper creates a segment and dies of sig; the segment must go. */
+static void creator_dies_of(int sig)
 {
   const char *name = sh_name("killed");
   char line[300];
@@ -284,12 +285,22 @@ SH_TEST(shm_tracker, segments_of_a_killed_creator_are_removed)
   cr_assert_eq(info.owner_alive, 1);
   cr_assert_eq(info.persistent, 0);
   cr_assert_eq(info.size, 4096);
-  kill(p, SIGKILL);
-  cr_assert_eq(sh_wait(p, 5000), 128 + SIGKILL);
-  cr_assert(gone_within(name, 5000), "the killed creator's segment is still there");
+  kill(p, sig);
+  cr_assert_eq(sh_wait(p, 5000), 128 + sig);
+  cr_assert(gone_within(name, 5000), "the creator's segment is still there after signal %d", sig);
   cr_assert_eq(records_of(name), 0);
   cr_assert(!listed(name, NULL));
   close(fd);
+}
+
+SH_TEST(shm_tracker, segments_of_a_killed_creator_are_removed)
+{
+  creator_dies_of(SIGKILL);
+}
+
+SH_TEST(shm_tracker, segments_of_a_terminated_creator_are_removed)
+{
+  creator_dies_of(SIGTERM);
 }
 
 SH_TEST(shm_tracker, generated_segment_of_a_killed_creator_is_removed)
@@ -429,4 +440,51 @@ SH_TEST(shm_tracker, the_watcher_is_not_a_child)
   cr_assert_eq(errno, ECHILD);
   SH_ASSERT_OK(shoal_shm_unlink(s));
   shoal_shm_close(s);
+}
+
+static int create_and_wait(void *arg)
+{
+  shoal_shm *s;
+  (void)arg;
+  if (shoal_shm_create(&s, child_name, 64, NULL) != 0)
+    return 1;
+  for (;;)
+    pause();
+}
+
+/* Our children other than `except` (the harness makes us their subreaper). */
+static pid_t other_child(pid_t except)
+{
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+  FILE *f = fopen(path, "r");
+  cr_assert(f);
+  int pid, found = 0;
+  while (fscanf(f, "%d", &pid) == 1)
+    if (pid != except)
+      found = pid;
+  fclose(f);
+  return found;
+}
+
+SH_TEST(shm_tracker, the_watcher_ignores_interrupts)
+{
+  child_name = sh_name("sigs");
+  pid_t creator = sh_fork(create_and_wait, NULL);
+  for (int i = 0; i < 500 && !shm_exists(child_name); i++)
+    sh_sleep_ms(10);
+  cr_assert(shm_exists(child_name));
+  pid_t watcher = 0;
+  for (int i = 0; i < 500 && !(watcher = other_child(creator)); i++)
+    sh_sleep_ms(10); /* reparented to us once its intermediate parent exits */
+  cr_assert(watcher > 0, "no watcher process found");
+  kill(watcher, SIGINT);
+  kill(watcher, SIGTERM);
+  kill(watcher, SIGHUP);
+  sh_sleep_ms(100);
+  cr_assert_eq(waitpid(watcher, NULL, WNOHANG), 0, "the watcher died of an interrupt");
+  kill(creator, SIGKILL);
+  cr_assert_eq(sh_wait(creator, 5000), 128 + SIGKILL);
+  cr_assert(gone_within(child_name, 5000), "the watcher did not do its job");
+  cr_assert_eq(sh_wait(watcher, 5000), 0); /* and then it ended */
 }
