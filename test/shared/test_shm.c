@@ -409,14 +409,14 @@ SH_TEST(shm_tracker, list_counts_and_truncates)
 {
   shoal_shm *s[3];
   const char *names[3] = {sh_name("l0"), sh_name("l1"), sh_name("l2")};
-  int before = shoal_shm_list(NULL, 0);
-  cr_assert(before >= 0);
   for (int i = 0; i < 3; i++)
     SH_ASSERT_OK(shoal_shm_create(&s[i], names[i], 10 + (size_t)i, NULL));
+  /* Other tests may make and remove segments meanwhile: ours are counted. */
   int n = shoal_shm_list(NULL, 0);
-  cr_assert(n >= before + 3, "%d listed, %d before", n, before);
+  cr_assert(n >= 3, "%d listed", n);
   shoal_shm_info one;
-  cr_assert_eq(shoal_shm_list(&one, 1), n);
+  cr_assert(shoal_shm_list(&one, 1) >= 3); /* the count, not what fits */
+  cr_assert(one.name[0] != '\0' && one.size > 0);
   for (int i = 0; i < 3; i++) {
     shoal_shm_info info;
     cr_assert(listed(names[i], &info));

@@ -131,13 +131,15 @@ int shoal__plat_watch_death(void (*fn)(uint32_t pid, void *arg), void *arg)
     return rc;
   }
   if (mid == 0) {
+    /* Signals first: the watcher is born ignoring interrupts, so there is no
+     * moment when it is visible and still killable by one. */
+    watcher_signals();
     setsid();
     pid_t w = fork();
     if (w != 0)
       _exit(w < 0);
     if (chdir("/") != 0)
       _exit(1);
-    watcher_signals();
     watcher_fds(pidfd);
     watcher_unmap_shared();
     struct pollfd p = {pidfd, POLLIN, 0};
