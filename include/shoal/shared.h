@@ -447,15 +447,17 @@ typedef struct shoal_dict_iter {
   }
 
 // shoal_dict_next steps an iteration (for key, value in d.items()): it copies
-// the next key into key (*klen: its size in, the key's length out) and, when
-// value is not NULL or *vlen is 0, the value likewise, and returns 1; 0 when
-// the iteration is over.  Keys present during the whole iteration are
-// visited exactly once; keys added or removed meanwhile may or may not be.
-// Errors: SHOAL_EMSGSIZE (a buffer too small: *klen and *vlen tell the sizes
-// needed; call again with bigger buffers, the iteration stays in place),
-// SHOAL_ECANCELED (the dict was resized or cleared since the iteration
-// began, as Python's "dictionary changed size during iteration": start
-// again), SHOAL_EINVAL.  klen is required; vlen may be NULL to skip values.
+// the next key into key (*klen: the buffer's size in, the key's length out)
+// and, unless vlen is NULL (keys only), the value into value the same way,
+// and returns 1; 0 when the iteration is over.  Keys present during the
+// whole iteration are visited exactly once; keys added or removed meanwhile
+// may or may not be.  Errors: SHOAL_EMSGSIZE (a buffer too small: *klen and
+// *vlen tell the sizes needed; call again with bigger buffers, the iteration
+// stays in place), SHOAL_ECANCELED (the dict was resized or cleared since
+// the iteration began, as Python's "dictionary changed size during
+// iteration": start again), SHOAL_EINVAL (NULL d, it or klen; a NULL buffer
+// with a nonzero size).  Thread-safe; never waits for other readers; an
+// iteration (the shoal_dict_iter) belongs to one thread.
 SHOAL_API int shoal_dict_next(shoal_dict *d, shoal_dict_iter *it, void *key, size_t *klen,
                               void *value, size_t *vlen);
 

@@ -83,7 +83,6 @@ static bool segment_is(const char *name, uint64_t id, uint64_t *size)
 
 struct sweep {
   uint32_t pid;
-  unsigned removed;
 };
 
 static int sweep_record(const char *file, void *arg)
@@ -96,11 +95,16 @@ static int sweep_record(const char *file, void *arg)
   if (exists && (r.flags & SHOAL_SHM_PERSISTENT))
     return 0; /* stays, and stays listed */
   if (exists && shoal__plat_shm_unlink(r.name) == 0) {
-    sw->removed++;
-    fprintf(stderr,
-            "shoal: resource tracker: process %u died without unlinking "
-            "shared memory segment /%s; unlinked it\n",
-            r.pid, r.name);
+    /* Python's tracker warns about leaked objects; so do we.  write(2), not
+     * stdio: a thread of the creator may have held stderr's lock when it
+     * forked the watcher. */
+    char msg[400];
+    int n = snprintf(msg, sizeof msg,
+                     "shoal: resource tracker: process %u died without unlinking shared memory "
+                     "segment /%s; unlinked it\n",
+                     r.pid, r.name);
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg) < 0)
+      n = 0; /* nowhere to report: the segment is gone all the same */
   }
   shoal__plat_shm_unlink(file);
   return 0;
@@ -116,7 +120,7 @@ static int sweep_tmp(const char *file, void *arg)
 /* Runs in the watcher once the creator `pid` is gone. */
 static void sweep(uint32_t pid, void *arg)
 {
-  struct sweep sw = {pid, 0};
+  struct sweep sw = {pid};
   char prefix[48];
   (void)arg;
   shoal__plat_shm_scan(RECORD_PREFIX, sweep_record, &sw);
