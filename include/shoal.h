@@ -9,6 +9,7 @@
 #include <shoal/queue.h>
 #include <shoal/sync.h>
 #include <shoal/process.h>
+#include <shoal/shared.h>
 
 #define SHOAL_VERSION_MAJOR 0
 #define SHOAL_VERSION_MINOR 1

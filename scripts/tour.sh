@@ -22,8 +22,11 @@ queue_joinable|10|three cooks, two daemon eaters, a JoinableQueue and join()
 queue_priority|11|a priority queue across processes
 pipe_duplex|12|Pipe(duplex=True) both ways in parent and child, a simplex pipe, EOF
 named_pipe|13|a named pipe (mkfifo) between two processes
+shared_value_array|14|Value and Array written by one process, read by another; a Lock guarding a Value
+shared_memory_ipc|15|a raw shared memory block guarded by a Semaphore: Hello, receiver!
 sockets|16|TCP stream and UDP datagrams between processes on localhost
 process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes
+shared_dict_list|19|a Manager-style dict and list shared by 5 processes, no server process
 process_errors|20|children that crash or fail are reported; 4 processes log 4000 whole lines
 process_shutdown|21|SIGINT sets an Event; workers finish their item, exit 0, and are joined
 queue_epoll|22|one epoll waiting on two queues and a pipe

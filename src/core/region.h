@@ -8,7 +8,8 @@
 //    (anonymous: before fork; named: before the name is published), and is
 //    read-only afterwards;
 //  - shared state holds offsets, never pointers;
-//  - the region's size never changes once published.
+//  - the region's size never changes once published (growable objects, the
+//    shared dict and list, keep `size` equal to their file's as it grows).
 #ifndef SHOAL_CORE_REGION_H
 #define SHOAL_CORE_REGION_H
 
@@ -30,6 +31,11 @@ enum shoal__type {
   SHOAL__TYPE_CONDITION = 5,
   SHOAL__TYPE_BARRIER = 6,
   SHOAL__TYPE_QUEUE = 16,
+  /* shared module: a block of its own, so parallel modules never collide */
+  SHOAL__TYPE_VALUE = 0x601,
+  SHOAL__TYPE_ARRAY = 0x602,
+  SHOAL__TYPE_DICT = 0x603,
+  SHOAL__TYPE_LIST = 0x604,
 };
 
 struct shoal__region_header {

@@ -74,6 +74,16 @@ uint64_t shoal__plat_stamp_slow(void)
   return shoal__plat_stamp_cache;
 }
 
+uint64_t shoal__plat_process_stamp(void)
+{
+  uint32_t pid = (uint32_t)getpid();
+  char state;
+  uint64_t start = 0;
+  if (read_stat(pid, &state, &start) != 0)
+    start = 0;
+  return ((uint64_t)pid << STAMP_TIME_BITS) | (start & STAMP_TIME_MASK);
+}
+
 bool shoal__plat_thread_alive(uint32_t tid, uint64_t stamp)
 {
   char state;
