@@ -36,118 +36,6 @@ static inline void shoal__plat_cpu_relax(void)
   __asm__ __volatile__("yield" ::: "memory");
 #else
   atomic_signal_fence(memory_order_seq_cst);
-/*
- * Raw segments: shm objects with no shoal header, byte-compatible with
- * Python's multiprocessing.shared_memory (mode 0600 unless asked, exactly
- * `size` bytes).  A segment is identified by `id` (its inode), so that a
- * name unlinked and re-created is told apart.
- */
-struct shoal__plat_seg {
-  void *addr;
-  size_t size;
-  uint64_t id;
-  int fd; /* prepared, not yet published; -1 otherwise */
-};
-
-// shoal__plat_seg_prepare makes an anonymous, zeroed segment of `size` bytes
-// and permission bits `mode`, and maps it; nobody can open it until
-// shoal__plat_seg_publish names it.  Returns 0, SHOAL_ENOMEM or a system error.
-int shoal__plat_seg_prepare(size_t size, unsigned mode, struct shoal__plat_seg *s);
-
-// shoal__plat_seg_publish gives a prepared segment its name, atomically and
-// exclusively: SHOAL_EEXIST if the name exists (the segment stays prepared).
-int shoal__plat_seg_publish(struct shoal__plat_seg *s, const char *name);
-
-// shoal__plat_seg_release unmaps a segment (and drops a prepared one).
-void shoal__plat_seg_release(struct shoal__plat_seg *s);
-
-// shoal__plat_seg_attach maps the existing segment `name` whole, its size
-// taken from the segment.  Returns 0, SHOAL_ENOENT, SHOAL_EACCES, or
-// SHOAL_ECORRUPT (not a regular object, or empty).
-int shoal__plat_seg_attach(const char *name, struct shoal__plat_seg *s);
-
-// shoal__plat_seg_stat gives the id and size of segment `name` without
-// mapping it.  Returns 0 or SHOAL_ENOENT.
-int shoal__plat_seg_stat(const char *name, uint64_t *id, uint64_t *size);
-
-// shoal__plat_shm_put_file writes a small file `name` into the shm directory,
-// replacing it atomically: a reader sees the old or the new contents whole.
-int shoal__plat_shm_put_file(const char *name, const void *data, size_t len);
-
-// shoal__plat_shm_get_file reads up to cap bytes of file `name` into buf and
-// stores the count in *len.  Returns 0 or SHOAL_ENOENT.
-int shoal__plat_shm_get_file(const char *name, void *buf, size_t cap, size_t *len);
-
-// shoal__plat_shm_scan calls fn(name, arg) for every object in the shm
-// directory whose name starts with prefix, until fn returns nonzero (which it
-// then returns).  Returns 0 or a system error.
-int shoal__plat_shm_scan(const char *prefix, int (*fn)(const char *name, void *arg), void *arg);
-
-// shoal__plat_tmp_prefix writes the prefix of the temporary names that
-// process `pid` uses in the shm directory while it builds objects (cap >= 32).
-void shoal__plat_tmp_prefix(uint32_t pid, char *buf, size_t cap);
-
-// shoal__plat_random fills buf with n unpredictable bytes.  Returns 0 or a
-// system error.
-int shoal__plat_random(void *buf, size_t n);
-
-/*
- * Growable files: objects that grow after other processes mapped them (the
- * shared dict and list).  Every process maps the most the file may ever hold
- * once; the file itself grows underneath, and a process only touches what
- * the object says has been reserved, so nobody ever remaps.
- */
-
-// shoal__plat_file_new makes an unnamed, empty file in the shm directory with
-// permission bits `mode`; returns its descriptor (close-on-exec, inherited
-// across fork) in *fd.  It gets a name only through shoal__plat_file_link.
-int shoal__plat_file_new(unsigned mode, int *fd);
-
-// shoal__plat_file_link names the file, atomically and exclusively:
-// SHOAL_EEXIST when the name exists.
-int shoal__plat_file_link(int fd, const char *name);
-
-// shoal__plat_file_open opens the existing file `name` read-write and gives
-// its descriptor and current size.  Returns 0, SHOAL_ENOENT, SHOAL_EACCES or
-// SHOAL_ECORRUPT (not a regular file).
-int shoal__plat_file_open(const char *name, int *fd, uint64_t *size);
-
-// shoal__plat_file_read reads exactly len bytes at offset off.  Returns 0 or
-// SHOAL_ECORRUPT when the file is shorter.
-int shoal__plat_file_read(int fd, uint64_t off, void *buf, size_t len);
-
-// shoal__plat_file_reserve makes the file at least `size` bytes long with the
-// memory behind them allocated now, so that touching them later can never
-// fault for lack of memory.  Returns 0 or SHOAL_ENOMEM (no memory or shm
-// space left).
-int shoal__plat_file_reserve(int fd, uint64_t size);
-
-// shoal__plat_file_map maps `len` bytes of the file shared (len may exceed
-// its size: only reserved bytes may be touched).  Returns 0 or SHOAL_ENOMEM.
-int shoal__plat_file_map(int fd, size_t len, void **addr);
-
-// shoal__plat_file_close closes a descriptor from this section.
-void shoal__plat_file_close(int fd);
-
-/*
- * Watching for a process's death.
- */
-
-// shoal__plat_process_stamp returns the calling process's identity: a stamp
-// (see above) of its pid and start time, which shoal__plat_thread_alive(pid,
-// stamp) checks.
-uint64_t shoal__plat_process_stamp(void);
-
-// shoal__plat_watch_death starts a watcher: a detached process that waits
-// until the calling process has ended — exit, kill -9, any way — then runs
-// fn(pid, arg) with the caller's pid and exits.  The watcher ignores SIGINT,
-// SIGTERM and SIGHUP, keeps only stderr of the caller's file descriptors and
-// none of its shared mappings, and is not the caller's child (a wait() for any
-// child never sees it).  fn runs in a copy of the caller's memory as it was at
-// this call.  Returns 0, SHOAL_ENOSYS (kernel without pidfd_open), or a
-// system error.
-int shoal__plat_watch_death(void (*fn)(uint32_t pid, void *arg), void *arg);
-
 #endif
 }
 
@@ -423,9 +311,6 @@ int shoal__plat_shm_scan(const char *prefix, int (*fn)(const char *name, void *a
 // process `pid` uses in the shm directory while it builds objects (cap >= 32).
 void shoal__plat_tmp_prefix(uint32_t pid, char *buf, size_t cap);
 
-// shoal__plat_random fills buf with n unpredictable bytes.  Returns 0 or a
-// system error.
-int shoal__plat_random(void *buf, size_t n);
 
 /*
  * Growable files: objects that grow after other processes mapped them (the

@@ -187,16 +187,3 @@ int shoal__plat_shm_scan(const char *prefix, int (*fn)(const char *name, void *a
   return rc;
 }
 
-int shoal__plat_random(void *buf, size_t n)
-{
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = getrandom((char *)buf + got, n - got, 0);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0)
-      return err_from_errno(errno);
-    got += (size_t)r;
-  }
-  return 0;
-}
