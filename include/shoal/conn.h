@@ -117,7 +117,7 @@ SHOAL_API int shoal_conn_send_bytes_at(shoal_conn *c, const void *buf, size_t bu
                                        size_t offset, size_t size, shoal_duration timeout);
 
 // shoal_conn_recv_bytes receives the next message into a new buffer from
-// malloc (free it with free()), stored in *buf with its length in *len; an
+// malloc (free it with shoal_free() or free()), stored in *buf with its length in *len; an
 // empty message gives a 1-byte buffer and *len 0.  Ownership passes only on
 // 0.  When the timeout passes in the middle of a message, the bytes so far
 // are kept and the next receive goes on from there.  Errors: SHOAL_EAGAIN /
