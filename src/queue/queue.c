@@ -19,9 +19,11 @@
 
 void shoal__queue_signal(_Atomic uint32_t *waiters, _Atomic uint32_t *seq, int n)
 {
-  /* Called after a sequentially consistent change of the state: a sleeper
-   * either saw that change or raised `waiters` before we read it. */
-  if (atomic_load(waiters) > 0) {
+  /* The fence orders our published change before the look at `waiters`: a
+   * sleeper (whose increment and later look at the state are sequentially
+   * consistent) either sees the change or is counted here. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(waiters, memory_order_relaxed) > 0) {
     atomic_fetch_add(seq, 1);
     shoal__plat_wake(seq, n);
   }

@@ -19,9 +19,9 @@
 //    (SHOAL_EOWNERDEAD) reads them to count what was lost and to undo
 //    half-done bookkeeping, then marks the lock consistent.
 //  - Sleepers raise a waiter count, then look at the state, then sleep on a
-//    sequence word; the other side changes the state with a sequentially
-//    consistent exchange, then reads the waiter count and, if needed, bumps
-//    the sequence word and wakes.  No wake-up is lost; a waker killed in
+//    sequence word; the other side publishes its change (a release store),
+//    issues a sequentially consistent fence, then reads the waiter count and,
+//    if needed, bumps the sequence word and wakes.  No wake-up is lost; a waker killed in
 //    between costs a sleeper one slice (shoal__deadline_wait).
 #ifndef SHOAL_QUEUE_INTERNAL_H
 #define SHOAL_QUEUE_INTERNAL_H
@@ -93,9 +93,9 @@ struct queue_ctrl {
   _Atomic uint64_t losses;
   _Atomic uint64_t discarded;
 
-  /* Producer side (put_lock). */
+  /* Producer bookkeeping: only producers touch this line (put_lock held),
+   * so it stays in the producing core's cache. */
   _Alignas(CACHELINE) struct shoal__lockword put_lock;
-  _Atomic uint64_t tail;
   uint64_t head_cache;      /* a recent head, read by producers only */
   uint64_t put_progress;    /* tail position + 1 of an unfinished put; 0 = none */
   uint32_t put_pending;     /* messages in that put */
@@ -104,17 +104,23 @@ struct queue_ctrl {
   uint64_t next_seq;        /* priority: FIFO order among equal priorities */
   uint64_t index_len;       /* priority: entries in the heap index */
 
+  /* Written by producers, read by consumers: a line of its own, so that a
+   * consumer polling it does not steal the producers' bookkeeping line. */
+  _Alignas(CACHELINE) _Atomic uint64_t tail;
+
   _Alignas(CACHELINE) _Atomic uint32_t put_waiters;
   _Atomic uint32_t space_seq;
 
-  /* Consumer side (get_lock; FIFO only). */
+  /* Consumer bookkeeping (get_lock; FIFO only). */
   _Alignas(CACHELINE) struct shoal__lockword get_lock;
-  _Atomic uint64_t head;
   uint64_t tail_cache;      /* a recent tail, read by consumers only */
   uint64_t get_progress;    /* head position + 1 of an unfinished get; 0 = none */
   uint32_t get_pending;
   uint32_t reserved0;
   _Atomic uint64_t gets;
+
+  /* Written by consumers, read by producers. */
+  _Alignas(CACHELINE) _Atomic uint64_t head;
 
   _Alignas(CACHELINE) _Atomic uint32_t get_waiters;
   _Atomic uint32_t data_seq;

@@ -65,9 +65,9 @@ static int lock_with_room(shoal_queue *q, uint64_t need, const shoal__deadline *
 static void publish(shoal_queue *q, uint64_t new_tail, uint32_t n)
 {
   struct queue_ctrl *c = q->c;
-  /* Sequentially consistent: pairs with the getters' waiter count (see
-   * shoal__queue_signal); also releases the record bytes. */
-  atomic_exchange(&c->tail, new_tail);
+  /* Release: the record bytes before the new tail.  shoal__queue_signal's
+   * fence orders it before the look at the getters' waiter count. */
+  atomic_store_explicit(&c->tail, new_tail, memory_order_release);
   c->put_progress = 0;
   c->put_counted = 0;
   atomic_store_explicit(&c->puts, atomic_load_explicit(&c->puts, memory_order_relaxed) + n,
@@ -166,7 +166,8 @@ static int lock_with_data(shoal_queue *q, uint64_t *h, const shoal__deadline *d)
 static void consume(shoal_queue *q, uint64_t new_head, uint32_t n)
 {
   struct queue_ctrl *c = q->c;
-  atomic_exchange(&c->head, new_head);
+  /* Release: we are done reading the bytes we give back. */
+  atomic_store_explicit(&c->head, new_head, memory_order_release);
   c->get_progress = 0;
   atomic_store_explicit(&c->gets, atomic_load_explicit(&c->gets, memory_order_relaxed) + n,
                         memory_order_relaxed);
