@@ -217,7 +217,13 @@ SHOAL_API int shoal_conn_answer_challenge(shoal_conn *c, const void *key, size_t
  *   "@name", "unix:@name"                    Linux's abstract namespace
  *                                            (Python's "\0name")
  * A string without "://" is a Unix address.  Python's ('127.0.0.1', 6000)
- * is "tcp://127.0.0.1:6000"; its '/tmp/s' is "/tmp/s".
+ * is "tcp://127.0.0.1:6000"; its '/tmp/s' is "/tmp/s".  A HOST name is
+ * resolved IPv4 first, as Python's ('host', port) (which is IPv4 only):
+ * a Listener binds the name's first IPv4 address — "tcp://localhost:0" is
+ * 127.0.0.1 even where /etc/hosts also maps localhost to ::1 — and its
+ * first IPv6 address only when it has no IPv4 one; a Client tries the IPv4
+ * addresses, then the IPv6 ones.  "[::1]" and other bracketed addresses are
+ * IPv6 as written.
  */
 
 typedef struct shoal_listener shoal_listener;
@@ -268,7 +274,7 @@ SHOAL_API void shoal_listener_close(shoal_listener *l);
 // TCP connect, or a Unix listener whose backlog is full); with an authkey
 // the handshake follows — answer, then deliver — bounded by
 // opts->handshake_timeout.  A host name that resolves to several addresses
-// is tried in order.  Errors: SHOAL_ECONNREFUSED, SHOAL_ENOENT (no such
+// is tried in order, IPv4 ones first.  Errors: SHOAL_ECONNREFUSED, SHOAL_ENOENT (no such
 // socket file or host), SHOAL_EAGAIN / SHOAL_ETIMEDOUT, SHOAL_EAUTH (the key
 // is wrong on either side, or the peer is not a shoal/Python listener),
 // SHOAL_ENETUNREACH, SHOAL_EHOSTUNREACH, SHOAL_EINVAL, SHOAL_ENAMETOOLONG,
@@ -333,7 +339,8 @@ typedef struct shoal_dgram shoal_dgram;
 
 // shoal_dgram_open binds a UDP endpoint at address, "udp://HOST:PORT" or
 // "udp://[V6ADDR]:PORT" (port 0: the system picks one) — Python's
-// socket(AF_INET, SOCK_DGRAM) + bind.  Errors: SHOAL_EINVAL (malformed
+// socket(AF_INET, SOCK_DGRAM) + bind; a HOST name binds its first IPv4
+// address, as for a Listener.  Errors: SHOAL_EINVAL (malformed
 // address), SHOAL_ENOENT (unknown host), SHOAL_EADDRINUSE,
 // SHOAL_EADDRNOTAVAIL, SHOAL_EACCES, SHOAL_EMFILE, SHOAL_ENOMEM.
 // Thread-safe.  After fork both processes may use it.
