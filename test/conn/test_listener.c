@@ -220,6 +220,78 @@ SH_TEST(listener, localhost_is_ipv4_where_it_also_maps_to_ipv6)
   cr_assert_eq(rc, 0, "failed at step %d", rc);
 }
 
+/* ------------------------------------------- sending without waiting -- */
+
+#define NOWAIT_MSG 1000
+
+static shoal_conn *srv, *cli;
+
+static void fill_numbered(uint8_t *m, uint32_t i)
+{
+  memcpy(m, &i, sizeof i);
+  for (size_t k = sizeof i; k < NOWAIT_MSG; k++)
+    m[k] = (uint8_t)(k + i);
+}
+
+/* The reader: every numbered message whole and in order, then "end" and
+ * the count.  Exit code 0 or the step that failed. */
+static int child_read_numbered(void *arg)
+{
+  (void)arg;
+  shoal_conn_close(cli); /* the parent's end, and its kept rest */
+  uint8_t want[NOWAIT_MSG];
+  for (uint32_t i = 0;; i++) {
+    void *m;
+    size_t n;
+    if (shoal_conn_recv_bytes(srv, &m, &n, SHOAL_SEC(20)))
+      return 1;
+    if (n != NOWAIT_MSG) {
+      unsigned count;
+      int ok = n > 4 && memcmp(m, "end ", 4) == 0 && sscanf((char *)m + 4, "%u", &count) == 1 &&
+               count == i;
+      free(m);
+      return ok ? 0 : 2;
+    }
+    fill_numbered(want, i);
+    int same = memcmp(m, want, n) == 0;
+    free(m);
+    if (!same)
+      return 3;
+  }
+}
+
+SH_TEST(listener, nowait_sends_over_tcp_keep_frames_whole)
+{
+  SH_ASSERT_OK(shoal_listener_open(&lst, "tcp://127.0.0.1:0", NULL));
+  SH_ASSERT_OK(shoal_client(&cli, shoal_listener_address(lst), NULL, SHOAL_SEC(5)));
+  SH_ASSERT_OK(shoal_listener_accept(lst, &srv, SHOAL_SEC(5)));
+  /* Send until the socket buffers are full: the message that no longer
+   * fits goes out in part, its rest kept; then SHOAL_EAGAIN, nothing sent,
+   * as often as asked.  The connection never breaks. */
+  uint8_t m[NOWAIT_MSG];
+  uint32_t sent = 0;
+  int rc;
+  for (;;) {
+    fill_numbered(m, sent);
+    if ((rc = shoal_conn_send_bytes(cli, m, sizeof m, SHOAL_NOWAIT)) != 0)
+      break;
+    sent++;
+    cr_assert(sent < 10000000, "the buffers never filled");
+  }
+  SH_ASSERT_ERR(rc, SHOAL_EAGAIN);
+  for (int i = 0; i < 5; i++)
+    SH_ASSERT_ERR(shoal_conn_send_bytes(cli, m, sizeof m, SHOAL_NOWAIT), SHOAL_EAGAIN);
+  pid_t pid = sh_fork(child_read_numbered, NULL);
+  shoal_conn_close(srv);
+  SH_ASSERT_OK(shoal_conn_flush(cli, SHOAL_SEC(20)));
+  char end[32];
+  int len = snprintf(end, sizeof end, "end %u", (unsigned)sent);
+  SH_ASSERT_OK(shoal_conn_send_bytes(cli, end, (size_t)len, SHOAL_SEC(20)));
+  cr_assert_eq(sh_wait(pid, 30000), 0);
+  shoal_conn_close(cli);
+  shoal_listener_close(lst);
+}
+
 SH_TEST(listener, wrong_key_fails_on_both_sides)
 {
   shoal_conn_opts o = {.authkey = "right", .authkey_len = 5};
