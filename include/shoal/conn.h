@@ -22,7 +22,11 @@
 // (anything it sent would land inside its parent's message), and closing
 // that copy does not send the rest.  Every descriptor shoal makes is
 // close-on-exec.  Timeouts: see shoal/common.h; SHOAL_EINVAL for a bad
-// handle or timeout.  Broken connections: after a framing error (a length
+// handle or timeout.  Every error is a code of the table in shoal/common.h:
+// a system error without an entry of its own comes back as the nearest one
+// (ENFILE as SHOAL_EMFILE, ENOBUFS as SHOAL_ENOMEM, ELOOP as SHOAL_ENOENT,
+// ENOTCONN as SHOAL_ECONNRESET, EPROTOTYPE as SHOAL_ECONNREFUSED, EISDIR as
+// SHOAL_EINVAL), one the table lacks a near entry for as SHOAL_EIO.  Broken connections: after a framing error (a length
 // over the maximum, a corrupt header, a peer gone in the middle of a
 // message we send) the direction concerned returns SHOAL_EBROKEN for good;
 // after the peer closed, receives return SHOAL_EEOF.
@@ -151,8 +155,8 @@ SHOAL_API int shoal_conn_flush(shoal_conn *c, shoal_duration timeout);
 // a truncated frame), SHOAL_EMSGSIZE (the announced length exceeds the
 // connection's max_msg: nothing more is read and the receiving side becomes
 // broken), SHOAL_EPROTO (a corrupt header: broken too), SHOAL_EBROKEN,
-// SHOAL_EBADF (send-only end), SHOAL_ENOMEM (the message is kept),
-// SHOAL_EINVAL.
+// SHOAL_ECONNRESET (a TCP peer reset the connection), SHOAL_EBADF
+// (send-only end), SHOAL_ENOMEM (the message is kept), SHOAL_EINVAL.
 SHOAL_API int shoal_conn_recv_bytes(shoal_conn *c, void **buf, size_t *len,
                                     shoal_duration timeout);
 
@@ -391,7 +395,8 @@ SHOAL_API void shoal_dgram_close(shoal_dgram *d);
 // "udp://..." address `to`, of the endpoint's own family (sendto).  The
 // timeout bounds waiting for room in the send buffer.  Errors:
 // SHOAL_EMSGSIZE (larger than a datagram can be), SHOAL_EAFNOSUPPORT (to is
-// of the other IP family), SHOAL_EINVAL, SHOAL_ENOENT (unknown host),
+// of the other IP family), SHOAL_EINVAL (to empty or malformed), SHOAL_ENOENT
+// (unknown host),
 // SHOAL_EAGAIN / SHOAL_ETIMEDOUT, SHOAL_ECONNREFUSED (an earlier datagram
 // was refused by the peer's host).  Not thread-safe on one d (it caches
 // the last destination).
