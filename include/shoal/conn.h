@@ -16,12 +16,20 @@
 // threads that both receive on it must share a lock); wait() may watch it
 // from any thread.  Fork: a child inherits the handle and the descriptor
 // and may use either end; Python's rule holds — close the copies a process
-// does not use, or the peer never sees EOF.  Every descriptor shoal makes is
+// does not use, or the peer never sees EOF.  The rest of a message that a
+// send kept (see shoal_conn_send_bytes) belongs to the process that sent
+// it: a child forked meanwhile gets SHOAL_EBROKEN from sends on its copy
+// (anything it sent would land inside its parent's message), and closing
+// that copy does not send the rest.  Every descriptor shoal makes is
 // close-on-exec.  Timeouts: see shoal/common.h; SHOAL_EINVAL for a bad
-// handle or timeout.  Broken connections: after a framing error (a length
-// over the maximum, a corrupt header, a send that timed out part-way) the
-// direction concerned returns SHOAL_EBROKEN for good; after the peer closed,
-// receives return SHOAL_EEOF.
+// handle or timeout.  Every error is a code of the table in shoal/common.h:
+// a system error without an entry of its own comes back as the nearest one
+// (ENFILE as SHOAL_EMFILE, ENOBUFS as SHOAL_ENOMEM, ELOOP as SHOAL_ENOENT,
+// ENOTCONN as SHOAL_ECONNRESET, EPROTOTYPE as SHOAL_ECONNREFUSED, EISDIR as
+// SHOAL_EINVAL), one the table lacks a near entry for as SHOAL_EIO.  Broken connections: after a framing error (a length
+// over the maximum, a corrupt header, a peer gone in the middle of a
+// message we send) the direction concerned returns SHOAL_EBROKEN for good;
+// after the peer closed, receives return SHOAL_EEOF.
 #ifndef SHOAL_CONN_H
 #define SHOAL_CONN_H
 
@@ -96,13 +104,26 @@ SHOAL_API int shoal_conn_from_fd(shoal_conn **out, int fd, int readable, int wri
 SHOAL_API void shoal_conn_close(shoal_conn *c);
 
 // shoal_conn_send_bytes sends len bytes from buf as one message (buf may be
-// NULL when len is 0).  The timeout bounds the whole call: when it passes
-// before the first byte was written the result is SHOAL_EAGAIN /
-// SHOAL_ETIMEDOUT and nothing was sent; when it passes part-way (or the
-// peer vanishes part-way), the message cannot be completed: the call and
-// every later send return SHOAL_EBROKEN.  A message
-// of at most 4092 bytes goes in one write(2), which a pipe or FIFO keeps
-// whole even with several writers.  Errors: SHOAL_EBADF (receive-only end),
+// NULL when len is 0).  The timeout bounds the wait for room to write.
+// When it passes (at once for SHOAL_NOWAIT) before the first byte went out,
+// the call returns SHOAL_EAGAIN / SHOAL_ETIMEDOUT and nothing was sent.
+// When it passes part-way, the call returns 0: the message is accepted and
+// its unsent rest is copied into the handle, since frames must stay whole
+// on the wire and nothing else may go out before it.  The rest goes out
+// first on the next send (which returns SHOAL_EAGAIN / SHOAL_ETIMEDOUT,
+// nothing of its own message sent, if the rest cannot finish in time), on
+// shoal_conn_flush, while a receive, poll or recv_fds on c waits, and on
+// shoal_conn_close (which waits at most one second for it); shoal_conn_wait
+// does not send it.  So a sender that uses timeouts or SHOAL_NOWAIT (an
+// event loop) calls shoal_conn_flush(c, SHOAL_NOWAIT) when it has nothing
+// more to send: SHOAL_EAGAIN there means a rest is kept — watch the
+// descriptor for writability and flush again.  A message of at most 4092
+// bytes goes in one write(2), which a pipe or FIFO takes whole or not at
+// all, even with several writers; processes that share a sending end under
+// a lock must not leave a rest behind when they release it (flush first).
+// When the peer vanishes part-way, or the rest cannot be copied (no
+// memory), the message cannot be completed: the call and every later send
+// return SHOAL_EBROKEN.  Errors: SHOAL_EBADF (receive-only end),
 // SHOAL_EPIPE / SHOAL_ECONNRESET (the peer closed), SHOAL_EBROKEN,
 // SHOAL_EINVAL.  Never raises SIGPIPE.
 SHOAL_API int shoal_conn_send_bytes(shoal_conn *c, const void *buf, size_t len,
@@ -116,6 +137,15 @@ SHOAL_API int shoal_conn_send_bytes(shoal_conn *c, const void *buf, size_t len,
 SHOAL_API int shoal_conn_send_bytes_at(shoal_conn *c, const void *buf, size_t buflen,
                                        size_t offset, size_t size, shoal_duration timeout);
 
+// shoal_conn_flush waits at most timeout until the rest of a message that a
+// send kept has gone out (see shoal_conn_send_bytes): 0 when nothing is
+// kept any more, or nothing was (then at once, without a system call);
+// SHOAL_EAGAIN / SHOAL_ETIMEDOUT when part of it is still kept.  Errors:
+// SHOAL_EBROKEN (the peer vanished before the rest went out, or c is a
+// forked child's copy of a connection whose rest its parent holds),
+// SHOAL_EBADF (receive-only end), SHOAL_EINVAL.
+SHOAL_API int shoal_conn_flush(shoal_conn *c, shoal_duration timeout);
+
 // shoal_conn_recv_bytes receives the next message into a new buffer from
 // malloc (free it with shoal_free() or free()), stored in *buf with its length in *len; an
 // empty message gives a 1-byte buffer and *len 0.  Ownership passes only on
@@ -125,8 +155,8 @@ SHOAL_API int shoal_conn_send_bytes_at(shoal_conn *c, const void *buf, size_t bu
 // a truncated frame), SHOAL_EMSGSIZE (the announced length exceeds the
 // connection's max_msg: nothing more is read and the receiving side becomes
 // broken), SHOAL_EPROTO (a corrupt header: broken too), SHOAL_EBROKEN,
-// SHOAL_EBADF (send-only end), SHOAL_ENOMEM (the message is kept),
-// SHOAL_EINVAL.
+// SHOAL_ECONNRESET (a TCP peer reset the connection), SHOAL_EBADF
+// (send-only end), SHOAL_ENOMEM (the message is kept), SHOAL_EINVAL.
 SHOAL_API int shoal_conn_recv_bytes(shoal_conn *c, void **buf, size_t *len,
                                     shoal_duration timeout);
 
@@ -145,7 +175,8 @@ SHOAL_API int shoal_conn_recv_bytes_into(shoal_conn *c, void *buf, size_t cap, s
 // (Python's poll(timeout)): it returns 0 when a message, or part of one, is
 // there to read, or when the peer closed (a receive then says SHOAL_EEOF),
 // or when the receiving side is broken; SHOAL_EAGAIN (SHOAL_NOWAIT) or
-// SHOAL_ETIMEDOUT when nothing came.  It consumes nothing.  Errors:
+// SHOAL_ETIMEDOUT when nothing came.  It consumes nothing (while it waits,
+// it sends the rest of a message a send kept).  Errors:
 // SHOAL_EBADF (send-only end), SHOAL_EINVAL.
 SHOAL_API int shoal_conn_poll(shoal_conn *c, shoal_duration timeout);
 
@@ -166,7 +197,9 @@ SHOAL_API int shoal_conn_writable(shoal_conn *c);
 // peer over an AF_UNIX socket connection (SCM_RIGHTS), as Python's
 // multiprocessing.reduction.send_handle/sendfds do: one byte holding
 // n % 256, outside any message, carries them, so a Python peer's
-// recv_handle reads them.  The caller keeps its descriptors.  Errors:
+// recv_handle reads them.  The rest of a message a send kept goes out
+// first (when it cannot in time: SHOAL_EAGAIN / SHOAL_ETIMEDOUT, nothing
+// passed).  The caller keeps its descriptors.  Errors:
 // SHOAL_ENOTSUP (not an AF_UNIX socket), SHOAL_EINVAL (bad n, NULL),
 // SHOAL_EBADF (a closed descriptor, or a receive-only end), and those of
 // shoal_conn_send_bytes.
@@ -217,7 +250,13 @@ SHOAL_API int shoal_conn_answer_challenge(shoal_conn *c, const void *key, size_t
  *   "@name", "unix:@name"                    Linux's abstract namespace
  *                                            (Python's "\0name")
  * A string without "://" is a Unix address.  Python's ('127.0.0.1', 6000)
- * is "tcp://127.0.0.1:6000"; its '/tmp/s' is "/tmp/s".
+ * is "tcp://127.0.0.1:6000"; its '/tmp/s' is "/tmp/s".  A HOST name is
+ * resolved IPv4 first, as Python's ('host', port) (which is IPv4 only):
+ * a Listener binds the name's first IPv4 address — "tcp://localhost:0" is
+ * 127.0.0.1 even where /etc/hosts also maps localhost to ::1 — and its
+ * first IPv6 address only when it has no IPv4 one; a Client tries the IPv4
+ * addresses, then the IPv6 ones.  "[::1]" and other bracketed addresses are
+ * IPv6 as written.
  */
 
 typedef struct shoal_listener shoal_listener;
@@ -268,7 +307,7 @@ SHOAL_API void shoal_listener_close(shoal_listener *l);
 // TCP connect, or a Unix listener whose backlog is full); with an authkey
 // the handshake follows — answer, then deliver — bounded by
 // opts->handshake_timeout.  A host name that resolves to several addresses
-// is tried in order.  Errors: SHOAL_ECONNREFUSED, SHOAL_ENOENT (no such
+// is tried in order, IPv4 ones first.  Errors: SHOAL_ECONNREFUSED, SHOAL_ENOENT (no such
 // socket file or host), SHOAL_EAGAIN / SHOAL_ETIMEDOUT, SHOAL_EAUTH (the key
 // is wrong on either side, or the peer is not a shoal/Python listener),
 // SHOAL_ENETUNREACH, SHOAL_EHOSTUNREACH, SHOAL_EINVAL, SHOAL_ENAMETOOLONG,
@@ -293,7 +332,8 @@ typedef struct shoal_wait_item {
 // raw descriptor when poll(2) says it is readable or hung up (a listener
 // has a client waiting, a process ended, a queue has items).  Returns how
 // many are ready (> 0), or SHOAL_EAGAIN (SHOAL_NOWAIT) / SHOAL_ETIMEDOUT
-// when none became ready (Python's []).  n may be 0 only with a timeout,
+// when none became ready (Python's []).  It only watches: the rest of a
+// message a send kept stays kept (call shoal_conn_flush first).  n may be 0 only with a timeout,
 // which then just sleeps.  Errors: SHOAL_EBADF (a send-only connection, a
 // negative or closed descriptor), SHOAL_EINVAL, SHOAL_ENOMEM.  Consumes
 // nothing.  Thread-safe as long as no other thread closes the items.
@@ -333,7 +373,8 @@ typedef struct shoal_dgram shoal_dgram;
 
 // shoal_dgram_open binds a UDP endpoint at address, "udp://HOST:PORT" or
 // "udp://[V6ADDR]:PORT" (port 0: the system picks one) — Python's
-// socket(AF_INET, SOCK_DGRAM) + bind.  Errors: SHOAL_EINVAL (malformed
+// socket(AF_INET, SOCK_DGRAM) + bind; a HOST name binds its first IPv4
+// address, as for a Listener.  Errors: SHOAL_EINVAL (malformed
 // address), SHOAL_ENOENT (unknown host), SHOAL_EADDRINUSE,
 // SHOAL_EADDRNOTAVAIL, SHOAL_EACCES, SHOAL_EMFILE, SHOAL_ENOMEM.
 // Thread-safe.  After fork both processes may use it.
@@ -354,7 +395,8 @@ SHOAL_API void shoal_dgram_close(shoal_dgram *d);
 // "udp://..." address `to`, of the endpoint's own family (sendto).  The
 // timeout bounds waiting for room in the send buffer.  Errors:
 // SHOAL_EMSGSIZE (larger than a datagram can be), SHOAL_EAFNOSUPPORT (to is
-// of the other IP family), SHOAL_EINVAL, SHOAL_ENOENT (unknown host),
+// of the other IP family), SHOAL_EINVAL (to empty or malformed), SHOAL_ENOENT
+// (unknown host),
 // SHOAL_EAGAIN / SHOAL_ETIMEDOUT, SHOAL_ECONNREFUSED (an earlier datagram
 // was refused by the peer's host).  Not thread-safe on one d (it caches
 // the last destination).

@@ -70,13 +70,21 @@ static int parse_inet(const char *hostport, int socktype, struct shoal__addr_lis
     return SHOAL_ENOENT;
   out->n = 0;
   out->unix_path = false;
-  for (struct addrinfo *ai = res; ai && out->n < SHOAL__ADDR_MAX_CANDIDATES; ai = ai->ai_next) {
-    if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-        ai->ai_addrlen > sizeof out->a[0].ss)
-      continue;
-    memcpy(&out->a[out->n].ss, ai->ai_addr, ai->ai_addrlen);
-    out->a[out->n].len = ai->ai_addrlen;
-    out->n++;
+  /* IPv4 first, whatever order the resolver chose: Python's ('host', port)
+   * is IPv4 only, and the resolver puts ::1 before 127.0.0.1 wherever
+   * /etc/hosts maps "localhost" to both (Debian, Ubuntu).  A Listener binds
+   * the first candidate, so "tcp://localhost:0" must be 127.0.0.1 there for
+   * Python's Client(('localhost', port)) to reach it; IPv6 addresses follow
+   * for a Client, and lead only for a name without an IPv4 address. */
+  static const int families[] = {AF_INET, AF_INET6};
+  for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+    for (struct addrinfo *ai = res; ai && out->n < SHOAL__ADDR_MAX_CANDIDATES; ai = ai->ai_next) {
+      if (ai->ai_family != families[f] || ai->ai_addrlen > sizeof out->a[0].ss)
+        continue;
+      memcpy(&out->a[out->n].ss, ai->ai_addr, ai->ai_addrlen);
+      out->a[out->n].len = ai->ai_addrlen;
+      out->n++;
+    }
   }
   freeaddrinfo(res);
   return out->n ? 0 : SHOAL_ENOENT;

@@ -30,7 +30,9 @@ struct shoal__addr_list {
 };
 
 // shoal__addr_parse resolves s.  scheme is "tcp" (stream) or "udp"
-// (datagram); for "tcp" the unix forms are accepted too.  Returns 0 with at
+// (datagram); for "tcp" the unix forms are accepted too.  A host name's
+// IPv4 addresses come first, then its IPv6 ones (as Python's ('host', port),
+// which is IPv4 only), whatever the resolver's order.  Returns 0 with at
 // least one candidate, or SHOAL_EINVAL (malformed, unknown scheme, bad
 // port), SHOAL_ENAMETOOLONG (a path over 107 bytes), SHOAL_ENOENT (a host
 // name that does not resolve).

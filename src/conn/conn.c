@@ -8,6 +8,14 @@
 // of them, and a byte carrying descriptors is never swallowed by a message.
 // A message half received when a call times out stays in the handle (the
 // header bytes, then the payload so far) and the next receive goes on.
+//
+// Sending is the mirror image: a message whose send runs out of time after
+// its first byte went out cannot be taken back, and nothing else may go out
+// before the rest of it.  The rest is copied into the handle and the send
+// counts as done; every later send, and every receive that has to wait,
+// pushes the rest out first.  So SHOAL_NOWAIT senders (event loops) see
+// SHOAL_EAGAIN only when nothing of their message was sent, and the
+// connection never breaks for want of room.
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -76,6 +84,7 @@ int shoal__conn_release(shoal_conn *c)
 {
   int fd = c->fd;
   free(c->part);
+  free(c->tx_rest);
   free(c);
   return fd;
 }
@@ -91,7 +100,33 @@ int shoal__wait_fd(int fd, short events, const shoal__deadline *d)
   return p.revents & POLLNVAL ? SHOAL_EBADF : 0;
 }
 
+static bool tx_rest_mine(shoal_conn *c);
+static int tx_push(shoal_conn *c);
+
 /* ------------------------------------------------------------ receive -- */
+
+/* Waits until c's descriptor has input, or hung up, or d passes: 0, the
+ * deadline's code, or an error.  While this process holds the rest of a
+ * sent message, the rest goes out as the descriptor takes it: a peer that
+ * answers whole messages would otherwise wait for it, and we for the
+ * answer, forever. */
+static int wait_input(shoal_conn *c, const shoal__deadline *d)
+{
+  while (tx_rest_mine(c)) {
+    struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
+    int r = shoal__plat_poll(&p, 1, d->at);
+    if (r < 0)
+      return r;
+    if (r == 0)
+      return shoal__deadline_code(d);
+    if (p.revents & POLLNVAL)
+      return SHOAL_EBADF;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR))
+      return 0; /* the read says what it is */
+    tx_push(c); /* a peer gone part-way breaks the sending side only */
+  }
+  return shoal__wait_fd(c->fd, POLLIN, d);
+}
 
 /* Closes descriptors that came with bytes of a message: a confused or
  * hostile peer must not make us leak them. */
@@ -139,7 +174,7 @@ static long read_some(shoal_conn *c, void *p, size_t n, const shoal__deadline *d
 {
   for (;;) {
     if (c->flags & CONN_POLL_FIRST) {
-      int w = shoal__wait_fd(c->fd, POLLIN, d);
+      int w = wait_input(c, d);
       if (w)
         return w;
     }
@@ -151,7 +186,7 @@ static long read_some(shoal_conn *c, void *p, size_t n, const shoal__deadline *d
     if (r != SHOAL_EAGAIN)
       return r;
     if (!(c->flags & CONN_POLL_FIRST)) {
-      int w = shoal__wait_fd(c->fd, POLLIN, d);
+      int w = wait_input(c, d);
       if (w)
         return w;
     }
@@ -325,8 +360,93 @@ static long write_once(shoal_conn *c, const struct iovec *iov, int n, size_t don
   return shoal__plat_send(c->fd, &m);
 }
 
-/* Writes iov[0..n) whole by d.  A deadline or error after the first byte
- * leaves a partial frame on the wire: the sending side is then broken. */
+/* The sending side is done for: every later send returns SHOAL_EBROKEN. */
+static int tx_break(shoal_conn *c)
+{
+  free(c->tx_rest);
+  c->tx_rest = NULL;
+  c->tx_rest_len = c->tx_rest_done = 0;
+  c->tx_err = SHOAL_EBROKEN;
+  return SHOAL_EBROKEN;
+}
+
+/* Does this process hold the rest of a sent message?  A forked child's copy
+ * of the handle holds its parent's rest: sending it too would put it on the
+ * wire twice, and sending anything else would land inside the parent's
+ * message, so the child's sending side breaks instead. */
+static bool tx_rest_mine(shoal_conn *c)
+{
+  if (!c->tx_rest)
+    return false;
+  if (c->tx_owner == getpid())
+    return true;
+  tx_break(c);
+  return false;
+}
+
+/* Writes as much of the rest as the descriptor takes now: 0 when all of it
+ * is out, SHOAL_EAGAIN when some is left, SHOAL_EBROKEN when the peer went
+ * away (the message cannot be completed). */
+static int tx_push(shoal_conn *c)
+{
+  while (c->tx_rest_done < c->tx_rest_len) {
+    struct iovec v = {c->tx_rest + c->tx_rest_done, c->tx_rest_len - c->tx_rest_done};
+    long r = write_once(c, &v, 1, 0);
+    if (r > 0)
+      c->tx_rest_done += (size_t)r;
+    else if (r == 0 || r == SHOAL_EAGAIN)
+      return SHOAL_EAGAIN;
+    else
+      return tx_break(c);
+  }
+  free(c->tx_rest);
+  c->tx_rest = NULL;
+  c->tx_rest_len = c->tx_rest_done = 0;
+  return 0;
+}
+
+/* Sends the rest this process holds, if any, waiting until d: 0 (nothing
+ * left, or nothing was), the deadline's code (some is left), or an error. */
+static int tx_flush(shoal_conn *c, const shoal__deadline *d)
+{
+  if (!tx_rest_mine(c))
+    return c->tx_err;
+  for (;;) {
+    int rc = tx_push(c);
+    if (rc != SHOAL_EAGAIN)
+      return rc;
+    if ((rc = shoal__wait_fd(c->fd, POLLOUT, d)) != 0)
+      return rc;
+  }
+}
+
+/* Keeps bytes [done, total) of iov[0..n) as the rest of the message. */
+static int tx_keep(shoal_conn *c, const struct iovec *iov, int n, size_t done, size_t total)
+{
+  uint8_t *p = malloc(total - done);
+  if (!p)
+    return tx_break(c);
+  size_t k = 0;
+  for (int i = 0; i < n; i++) {
+    if (done >= iov[i].iov_len) {
+      done -= iov[i].iov_len;
+      continue;
+    }
+    memcpy(p + k, (const uint8_t *)iov[i].iov_base + done, iov[i].iov_len - done);
+    k += iov[i].iov_len - done;
+    done = 0;
+  }
+  c->tx_rest = p;
+  c->tx_rest_len = k;
+  c->tx_rest_done = 0;
+  c->tx_owner = getpid();
+  return 0;
+}
+
+/* Writes iov[0..n) as one frame by d.  When d passes before the first byte
+ * went out, nothing was sent: the deadline's code.  When it passes part-way,
+ * the rest is kept in the handle and the frame counts as sent (0).  An error
+ * part-way (the peer went away) breaks the sending side. */
 static int write_all(shoal_conn *c, const struct iovec *iov, int n, const shoal__deadline *d)
 {
   size_t total = 0, done = 0;
@@ -338,14 +458,15 @@ static int write_all(shoal_conn *c, const struct iovec *iov, int n, const shoal_
       done += (size_t)r;
       continue;
     }
-    if (r == SHOAL_EAGAIN)
+    if (r == 0 || r == SHOAL_EAGAIN)
       r = shoal__wait_fd(c->fd, POLLOUT, d);
-    if (r < 0) {
-      if (done == 0)
-        return (int)r;
-      c->tx_err = SHOAL_EBROKEN;
-      return SHOAL_EBROKEN;
-    }
+    if (r == 0)
+      continue;
+    if (done == 0)
+      return (int)r;
+    if (r == shoal__deadline_code(d))
+      return tx_keep(c, iov, n, done, total);
+    return tx_break(c);
   }
   return 0;
 }
@@ -354,6 +475,9 @@ int shoal__conn_send(shoal_conn *c, const void *buf, size_t len, const shoal__de
 {
   if (c->tx_err)
     return c->tx_err;
+  int rc = tx_flush(c, d);
+  if (rc)
+    return rc;
   uint8_t hdr[CONN_HDR_LONG];
   size_t hl = CONN_HDR_SHORT;
   if (len > 0x7fffffff) {
@@ -428,10 +552,19 @@ int shoal_conn_from_fd(shoal_conn **out, int fd, int readable, int writable,
   return shoal__conn_new(out, fd, flags, opts);
 }
 
+/* How long shoal_conn_close waits for the peer to take a kept rest. */
+#define CLOSE_LINGER SHOAL_SEC(1)
+
 void shoal_conn_close(shoal_conn *c)
 {
-  if (c)
-    close(shoal__conn_release(c));
+  if (!c)
+    return;
+  if (tx_rest_mine(c)) {
+    shoal__deadline d;
+    shoal__deadline_init(&d, CLOSE_LINGER);
+    tx_flush(c, &d);
+  }
+  close(shoal__conn_release(c));
 }
 
 int shoal_conn_send_bytes(shoal_conn *c, const void *buf, size_t len, shoal_duration timeout)
@@ -445,6 +578,19 @@ int shoal_conn_send_bytes(shoal_conn *c, const void *buf, size_t len, shoal_dura
   if (!(c->flags & CONN_WRITABLE))
     return SHOAL_EBADF;
   return shoal__conn_send(c, buf, len, &d);
+}
+
+int shoal_conn_flush(shoal_conn *c, shoal_duration timeout)
+{
+  shoal__deadline d;
+  if (!c)
+    return SHOAL_EINVAL;
+  int rc = shoal__deadline_init(&d, timeout);
+  if (rc)
+    return rc;
+  if (!(c->flags & CONN_WRITABLE))
+    return SHOAL_EBADF;
+  return tx_flush(c, &d);
 }
 
 int shoal_conn_send_bytes_at(shoal_conn *c, const void *buf, size_t buflen, size_t offset,
@@ -501,7 +647,7 @@ int shoal_conn_poll(shoal_conn *c, shoal_duration timeout)
     return SHOAL_EBADF;
   if (shoal__conn_ready(c))
     return 0;
-  return shoal__wait_fd(c->fd, POLLIN, &d);
+  return wait_input(c, &d);
 }
 
 int shoal_conn_fileno(shoal_conn *c)
@@ -533,8 +679,8 @@ int shoal_conn_send_fds(shoal_conn *c, const int *fds, size_t n, shoal_duration 
     return SHOAL_EBADF;
   if (!(c->flags & CONN_UNIX))
     return SHOAL_ENOTSUP;
-  if (c->tx_err)
-    return c->tx_err;
+  if ((rc = tx_flush(c, &d)) != 0) /* the byte must not land inside a message */
+    return rc;
   uint8_t count = (uint8_t)(n % 256);
   struct iovec iov = {&count, 1};
   union fd_control ctl;
@@ -585,7 +731,7 @@ int shoal_conn_recv_fds(shoal_conn *c, int *fds, size_t cap, size_t *n, shoal_du
     r = shoal__plat_recv(c->fd, &m, 0);
     if (r != SHOAL_EAGAIN)
       break;
-    if ((rc = shoal__wait_fd(c->fd, POLLIN, &d)) != 0)
+    if ((rc = wait_input(c, &d)) != 0)
       return rc;
   }
   if (r == 0)

@@ -2,6 +2,7 @@
 // Datagram endpoints: a bound UDP socket (IPv4 or IPv6) with send_to and
 // recv_from that keep datagram boundaries and report truncation.
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -15,7 +16,9 @@ struct shoal_dgram {
   int family;
   char address[SHOAL__ADDR_STR_MAX];
   /* The last destination, resolved: repeated sends to one peer skip the
-   * resolver. */
+   * resolver.  Valid only once have_last is set (a zeroed last_to is "",
+   * which must not match an empty destination). */
+  bool have_last;
   char last_to[SHOAL__ADDR_STR_MAX];
   struct shoal__addr last_addr;
 };
@@ -41,7 +44,7 @@ int shoal_dgram_open(shoal_dgram **out, const char *address)
   struct shoal__addr real = {.len = sizeof real.ss};
   if (bind(d->fd, (struct sockaddr *)&al.a[0].ss, al.a[0].len) != 0 ||
       getsockname(d->fd, (struct sockaddr *)&real.ss, &real.len) != 0) {
-    rc = errno ? -errno : SHOAL_EIO;
+    rc = shoal__plat_err(errno);
     close(d->fd);
     free(d);
     return rc;
@@ -72,7 +75,7 @@ int shoal_dgram_fileno(shoal_dgram *d)
 /* Resolves `to` to an address of the socket's family. */
 static int destination(shoal_dgram *d, const char *to, const struct shoal__addr **out)
 {
-  if (strcmp(to, d->last_to) == 0) {
+  if (d->have_last && strcmp(to, d->last_to) == 0) {
     *out = &d->last_addr;
     return 0;
   }
@@ -86,6 +89,7 @@ static int destination(shoal_dgram *d, const char *to, const struct shoal__addr 
     if (al.a[i].ss.ss_family == d->family) {
       d->last_addr = al.a[i];
       strcpy(d->last_to, to);
+      d->have_last = true;
       *out = &d->last_addr;
       return 0;
     }

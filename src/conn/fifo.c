@@ -19,10 +19,10 @@ int shoal_fifo_create(const char *path, unsigned mode)
   if (!path || !*path || (mode & ~0777u))
     return SHOAL_EINVAL;
   if (mkfifo(path, 0) != 0)
-    return -errno;
+    return shoal__plat_err(errno);
   /* Applied as given: the umask does not apply (as for named objects). */
   if (chmod(path, mode ? mode : 0600) != 0) {
-    int rc = -errno;
+    int rc = shoal__plat_err(errno);
     unlink(path);
     return rc;
   }
@@ -40,7 +40,7 @@ static int open_writer(const char *path, const shoal__deadline *d)
     if (errno == EINTR)
       continue;
     if (errno != ENXIO)
-      return -errno;
+      return shoal__plat_err(errno);
     uint64_t now = shoal__plat_now();
     if (d->nowait || now >= d->at)
       return shoal__deadline_code(d);
@@ -66,13 +66,13 @@ int shoal_fifo_open(shoal_conn **out, const char *path, unsigned flags,
   if (flags == SHOAL_FIFO_READ) {
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-      return -errno;
+      return shoal__plat_err(errno);
     cflags = CONN_READABLE | CONN_POLL_FIRST;
   } else {
     /* Refuse a file that is not a FIFO before opening it for writing. */
     struct stat st;
     if (stat(path, &st) != 0)
-      return -errno;
+      return shoal__plat_err(errno);
     if (!S_ISFIFO(st.st_mode))
       return SHOAL_ETYPE;
     if ((fd = open_writer(path, &d)) < 0)

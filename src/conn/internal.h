@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "core/deadline.h"
 #include "shoal/conn.h"
@@ -34,6 +35,13 @@ struct shoal_conn {
   uint64_t max_msg;
   int rx_err; /* 0, or what every receive now returns (EEOF, EBROKEN) */
   int tx_err; /* 0, or what every send now returns (EBROKEN) */
+  /* The unsent rest (header and payload bytes) of a message whose send ran
+   * out of time part-way.  Frames stay whole on the wire: it goes out before
+   * anything else is sent, and while a receive waits.  It belongs to the
+   * process that sent it (tx_owner); a forked child's copy is never sent. */
+  uint8_t *tx_rest;
+  size_t tx_rest_len, tx_rest_done;
+  pid_t tx_owner;
   /* The message being received, kept across calls that time out or find
    * the caller's buffer too small: header bytes so far, then (have_len) its
    * length and the payload bytes so far, in part. */

@@ -146,13 +146,13 @@ int shoal_listener_open(shoal_listener **out, const char *address, const shoal_c
     setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   }
   if (bind(l->fd, (struct sockaddr *)&l->bound.ss, l->bound.len) != 0) {
-    rc = errno ? -errno : SHOAL_EIO;
+    rc = shoal__plat_err(errno);
     goto fail_fd;
   }
   l->unlink_path = al.unix_path;
   l->owner = getpid();
   if (listen(l->fd, opts && opts->backlog ? opts->backlog : DEFAULT_BACKLOG) != 0) {
-    rc = errno ? -errno : SHOAL_EIO;
+    rc = shoal__plat_err(errno);
     goto fail_fd;
   }
   /* The real address: the port the kernel chose for port 0. */
@@ -233,12 +233,13 @@ static int connect_one(const struct shoal__addr *a, const shoal__deadline *d)
         break;
       int err = 0;
       socklen_t l = sizeof err;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-      rc = -err;
+      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
+        err = errno;
+      rc = err ? shoal__plat_err(err) : 0;
       break;
     }
     if (errno != EAGAIN) {
-      rc = -errno;
+      rc = shoal__plat_err(errno);
       break;
     }
     /* A Unix listener whose backlog is full: try again shortly. */

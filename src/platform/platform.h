@@ -132,6 +132,14 @@ struct iovec;
 struct msghdr;
 struct pollfd;
 
+// shoal__plat_err turns an errno value into the SHOAL_E* code a caller gets:
+// the value itself when SHOAL_ERRNO_MAP has it, else the nearest entry
+// (ENFILE is SHOAL_EMFILE, ELOOP SHOAL_ENOENT, ENOTCONN SHOAL_ECONNRESET,
+// EPROTOTYPE SHOAL_ECONNREFUSED, EISDIR SHOAL_EINVAL, ...), SHOAL_EIO for 0
+// or an errno without a near entry.  So no raw errno outside the table ever
+// reaches a caller, and shoal_err_name never says "SHOAL_E?" for one.
+int shoal__plat_err(int e);
+
 // shoal__plat_socket makes a socket (socket(2) arguments); the descriptor is
 // close-on-exec and, with nonblock, non-blocking.
 int shoal__plat_socket(int domain, int type, bool nonblock);

@@ -128,6 +128,23 @@ SH_TEST(dgram, timeouts_and_bad_arguments)
   shoal_dgram_close(y);
 }
 
+SH_TEST(dgram, an_empty_or_malformed_destination_is_einval)
+{
+  pair("udp://127.0.0.1:0");
+  /* First on a fresh endpoint: nothing cached yet must match "". */
+  SH_ASSERT_ERR(shoal_dgram_send_to(x, "a", 1, "", SHOAL_NOWAIT), SHOAL_EINVAL);
+  SH_ASSERT_ERR(shoal_dgram_send_to(x, "a", 1, "udp://", SHOAL_NOWAIT), SHOAL_EINVAL);
+  SH_ASSERT_ERR(shoal_dgram_send_to(x, "a", 1, "udp://127.0.0.1", SHOAL_NOWAIT), SHOAL_EINVAL);
+  /* With a destination cached, the bad ones stay bad and the good one good. */
+  SH_ASSERT_OK(shoal_dgram_send_to(x, "a", 1, shoal_dgram_address(y), SHOAL_SEC(1)));
+  SH_ASSERT_ERR(shoal_dgram_send_to(x, "b", 1, "", SHOAL_NOWAIT), SHOAL_EINVAL);
+  SH_ASSERT_OK(shoal_dgram_send_to(x, "c", 1, shoal_dgram_address(y), SHOAL_SEC(1)));
+  expect_dgram(y, "a", 1, shoal_dgram_address(x));
+  expect_dgram(y, "c", 1, shoal_dgram_address(x));
+  shoal_dgram_close(x);
+  shoal_dgram_close(y);
+}
+
 static int child_echo(void *arg)
 {
   (void)arg;

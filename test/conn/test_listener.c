@@ -2,10 +2,14 @@
 // Listener and Client between C processes: Unix paths, the abstract
 // namespace, TCP over IPv4 and IPv6; the handshake with right, wrong and
 // empty keys; hostile clients; addresses bound twice; timeouts.
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,6 +123,173 @@ SH_TEST(listener, tcp_ipv4_and_ipv6)
   cr_assert(strncmp(shoal_listener_address(lst), "tcp://[::1]:", 12) == 0);
   shoal_listener_close(lst);
   round_trip("tcp://[::1]:0", "v6 key");
+}
+
+/* /etc/hosts as Debian and Ubuntu ship it: localhost is 127.0.0.1 and ::1,
+ * and the resolver lists ::1 first.  Plus a name with only an IPv6 address. */
+static const char hosts_with_ipv6[] = "127.0.0.1 localhost\n"
+                                      "::1 localhost ip6-localhost ip6-loopback\n"
+                                      "::1 shoal-test-ipv6-only\n";
+
+/* Gives the calling process a private mount namespace whose /etc/hosts
+ * holds `content`.  Only in a forked child: unshare(CLONE_NEWNS) refuses a
+ * process with threads.  False where it is not allowed (not root). */
+static bool private_hosts_file(const char *content)
+{
+  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    return false;
+  char path[] = "/tmp/shoal-test-hosts-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0)
+    return false;
+  bool ok = write(fd, content, strlen(content)) == (ssize_t)strlen(content);
+  close(fd);
+  ok = ok && mount(path, "/etc/hosts", NULL, MS_BIND, NULL) == 0;
+  unlink(path);
+  return ok;
+}
+
+static int port_of(const char *address)
+{
+  return atoi(strrchr(address, ':') + 1);
+}
+
+/* Exit code 0, 77 (no private /etc/hosts here), or the step that failed. */
+static int child_localhost_is_ipv4(void *arg)
+{
+  (void)arg;
+  if (!private_hosts_file(hosts_with_ipv6))
+    return 77;
+  shoal_listener *l;
+  shoal_conn *c, *cc;
+  if (shoal_listener_open(&l, "tcp://localhost:0", NULL))
+    return 1;
+  if (strncmp(shoal_listener_address(l), "tcp://127.0.0.1:", 16) != 0)
+    return 2;
+  /* What Python's Client(('localhost', port)) does: an AF_INET socket. */
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in in = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port_of(shoal_listener_address(l))),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (s < 0 || connect(s, (struct sockaddr *)&in, sizeof in) != 0)
+    return 3;
+  if (shoal_listener_accept(l, &c, SHOAL_SEC(5)))
+    return 4;
+  shoal_conn_close(c);
+  close(s);
+  /* A shoal Client by name. */
+  char addr[64];
+  snprintf(addr, sizeof addr, "tcp://localhost:%d", port_of(shoal_listener_address(l)));
+  if (shoal_client(&cc, addr, NULL, SHOAL_SEC(5)) || shoal_listener_accept(l, &c, SHOAL_SEC(5)))
+    return 5;
+  shoal_conn_close(c);
+  shoal_conn_close(cc);
+  shoal_listener_close(l);
+  /* Datagram endpoints resolve the same way. */
+  shoal_dgram *d;
+  if (shoal_dgram_open(&d, "udp://localhost:0"))
+    return 6;
+  if (strncmp(shoal_dgram_address(d), "udp://127.0.0.1:", 16) != 0)
+    return 7;
+  shoal_dgram_close(d);
+  /* A name without an IPv4 address binds its IPv6 one; a Client by a name
+   * with both tries 127.0.0.1 (nobody there), then ::1. */
+  int rc = shoal_listener_open(&l, "tcp://shoal-test-ipv6-only:0", NULL);
+  if (rc == SHOAL_EADDRNOTAVAIL || rc == SHOAL_EAFNOSUPPORT)
+    return 0; /* no IPv6 loopback here */
+  if (rc)
+    return 8;
+  if (strncmp(shoal_listener_address(l), "tcp://[::1]:", 12) != 0)
+    return 9;
+  snprintf(addr, sizeof addr, "tcp://localhost:%d", port_of(shoal_listener_address(l)));
+  if (shoal_client(&cc, addr, NULL, SHOAL_SEC(5)) || shoal_listener_accept(l, &c, SHOAL_SEC(5)))
+    return 10;
+  shoal_conn_close(c);
+  shoal_conn_close(cc);
+  shoal_listener_close(l);
+  return 0;
+}
+
+SH_TEST(listener, localhost_is_ipv4_where_it_also_maps_to_ipv6)
+{
+  int rc = sh_wait(sh_fork(child_localhost_is_ipv4, NULL), 20000);
+  if (rc == 77) {
+    fprintf(stderr, "cannot give a process its own /etc/hosts here: test not run\n");
+    return;
+  }
+  cr_assert_eq(rc, 0, "failed at step %d", rc);
+}
+
+/* ------------------------------------------- sending without waiting -- */
+
+#define NOWAIT_MSG 1000
+
+static shoal_conn *srv, *cli;
+
+static void fill_numbered(uint8_t *m, uint32_t i)
+{
+  memcpy(m, &i, sizeof i);
+  for (size_t k = sizeof i; k < NOWAIT_MSG; k++)
+    m[k] = (uint8_t)(k + i);
+}
+
+/* The reader: every numbered message whole and in order, then "end" and
+ * the count.  Exit code 0 or the step that failed. */
+static int child_read_numbered(void *arg)
+{
+  (void)arg;
+  shoal_conn_close(cli); /* the parent's end, and its kept rest */
+  uint8_t want[NOWAIT_MSG];
+  for (uint32_t i = 0;; i++) {
+    void *m;
+    size_t n;
+    if (shoal_conn_recv_bytes(srv, &m, &n, SHOAL_SEC(20)))
+      return 1;
+    if (n != NOWAIT_MSG) {
+      unsigned count;
+      int ok = n > 4 && memcmp(m, "end ", 4) == 0 && sscanf((char *)m + 4, "%u", &count) == 1 &&
+               count == i;
+      free(m);
+      return ok ? 0 : 2;
+    }
+    fill_numbered(want, i);
+    int same = memcmp(m, want, n) == 0;
+    free(m);
+    if (!same)
+      return 3;
+  }
+}
+
+SH_TEST(listener, nowait_sends_over_tcp_keep_frames_whole)
+{
+  SH_ASSERT_OK(shoal_listener_open(&lst, "tcp://127.0.0.1:0", NULL));
+  SH_ASSERT_OK(shoal_client(&cli, shoal_listener_address(lst), NULL, SHOAL_SEC(5)));
+  SH_ASSERT_OK(shoal_listener_accept(lst, &srv, SHOAL_SEC(5)));
+  /* Send until the socket buffers are full: the message that no longer
+   * fits goes out in part, its rest kept; then SHOAL_EAGAIN, nothing sent,
+   * as often as asked.  The connection never breaks. */
+  uint8_t m[NOWAIT_MSG];
+  uint32_t sent = 0;
+  int rc;
+  for (;;) {
+    fill_numbered(m, sent);
+    if ((rc = shoal_conn_send_bytes(cli, m, sizeof m, SHOAL_NOWAIT)) != 0)
+      break;
+    sent++;
+    cr_assert(sent < 10000000, "the buffers never filled");
+  }
+  SH_ASSERT_ERR(rc, SHOAL_EAGAIN);
+  for (int i = 0; i < 5; i++)
+    SH_ASSERT_ERR(shoal_conn_send_bytes(cli, m, sizeof m, SHOAL_NOWAIT), SHOAL_EAGAIN);
+  pid_t pid = sh_fork(child_read_numbered, NULL);
+  shoal_conn_close(srv);
+  SH_ASSERT_OK(shoal_conn_flush(cli, SHOAL_SEC(20)));
+  char end[32];
+  int len = snprintf(end, sizeof end, "end %u", (unsigned)sent);
+  SH_ASSERT_OK(shoal_conn_send_bytes(cli, end, (size_t)len, SHOAL_SEC(20)));
+  cr_assert_eq(sh_wait(pid, 30000), 0);
+  shoal_conn_close(cli);
+  shoal_listener_close(lst);
 }
 
 SH_TEST(listener, wrong_key_fails_on_both_sides)

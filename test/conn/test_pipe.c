@@ -521,31 +521,161 @@ SH_TEST(pipe_frames, a_receive_that_times_out_mid_message_goes_on_later)
   shoal_conn_close(b);
 }
 
-SH_TEST(pipe_frames, a_send_that_cannot_finish_breaks_the_sending_side)
+/* A message whose bytes tell where they are: byte i of message `tag`. */
+static uint8_t *patterned(size_t len, unsigned tag)
+{
+  uint8_t *m = malloc(len);
+  cr_assert_not_null(m);
+  for (size_t i = 0; i < len; i++)
+    m[i] = (uint8_t)(i * 31 + (i >> 10) + tag);
+  return m;
+}
+
+SH_TEST(pipe_frames, a_send_that_times_out_part_way_keeps_the_rest)
 {
   SH_ASSERT_OK(shoal_pipe(&a, &b, 0, NULL));
-  /* Fill the pipe, then a small message cannot start at all. */
+  SH_ASSERT_OK(shoal_conn_flush(b, SHOAL_NOWAIT)); /* nothing kept */
+  /* Fill the pipe, then a small message cannot start at all: nothing sent. */
   char chunk[4000];
   memset(chunk, 'x', sizeof chunk);
-  int sent = 0;
+  int sent = 0, smalls = 0;
   while (shoal_conn_send_bytes(b, chunk, sizeof chunk, SHOAL_NOWAIT) == 0)
     sent++;
   cr_assert(sent > 0);
   while (shoal_conn_send_bytes(b, "f", 1, SHOAL_NOWAIT) == 0)
-    ;
+    smalls++;
+  SH_ASSERT_ERR(shoal_conn_send_bytes(b, "f", 1, SHOAL_NOWAIT), SHOAL_EAGAIN);
   uint64_t t0 = sh_now();
   SH_ASSERT_ERR(shoal_conn_send_bytes(b, "y", 1, SHOAL_MSEC(100)), SHOAL_ETIMEDOUT);
   SH_ASSERT_TOOK(t0, SHOAL_MSEC(100));
-  /* Make room for part of a big message only: the send breaks. */
+  /* Make room for part of a big message only: the send is accepted and
+   * the rest kept; it blocks every later message until it is out. */
   char buf[4096];
   size_t n;
-  for (int i = 0; i < sent / 2 + 1; i++)
+  int drained = sent / 2 + 1;
+  for (int i = 0; i < drained; i++)
     SH_ASSERT_OK(shoal_conn_recv_bytes_into(a, buf, sizeof buf, 0, &n, SHOAL_SEC(1)));
-  static char big[1 << 20];
-  SH_ASSERT_ERR(shoal_conn_send_bytes(b, big, sizeof big, SHOAL_MSEC(100)), SHOAL_EBROKEN);
-  SH_ASSERT_ERR(shoal_conn_send_bytes(b, "z", 1, SHOAL_SEC(1)), SHOAL_EBROKEN);
+  size_t big_len = (size_t)1 << 20;
+  uint8_t *big = patterned(big_len, 1);
+  SH_ASSERT_OK(shoal_conn_send_bytes(b, big, big_len, SHOAL_MSEC(100)));
+  memset(big, 0, big_len); /* the rest was copied */
+  SH_ASSERT_ERR(shoal_conn_flush(b, SHOAL_NOWAIT), SHOAL_EAGAIN);
+  t0 = sh_now();
+  SH_ASSERT_ERR(shoal_conn_flush(b, SHOAL_MSEC(100)), SHOAL_ETIMEDOUT);
+  SH_ASSERT_TOOK(t0, SHOAL_MSEC(100));
+  SH_ASSERT_ERR(shoal_conn_send_bytes(b, "z", 1, SHOAL_NOWAIT), SHOAL_EAGAIN);
+  t0 = sh_now();
+  SH_ASSERT_ERR(shoal_conn_send_bytes(b, "z", 1, SHOAL_MSEC(100)), SHOAL_ETIMEDOUT);
+  SH_ASSERT_TOOK(t0, SHOAL_MSEC(100));
+  /* Everything arrives whole and in order, nothing twice. */
+  for (int i = drained; i < sent; i++) {
+    SH_ASSERT_OK(shoal_conn_recv_bytes_into(a, buf, sizeof buf, 0, &n, SHOAL_SEC(1)));
+    cr_assert_eq(n, sizeof chunk);
+  }
+  for (int i = 0; i < smalls; i++)
+    expect_msg(a, "f", 1);
+  void *m = NULL;
+  int rc, rounds = 0;
+  while ((rc = shoal_conn_recv_bytes(a, &m, &n, SHOAL_MSEC(5))) == SHOAL_ETIMEDOUT) {
+    cr_assert(++rounds < 10000, "the rest never arrived");
+    rc = shoal_conn_flush(b, SHOAL_NOWAIT);
+    cr_assert(rc == 0 || rc == SHOAL_EAGAIN, "flush: %s", shoal_err_name(rc));
+  }
+  SH_ASSERT_OK(rc);
+  free(big);
+  big = patterned(big_len, 1);
+  cr_assert_eq(n, big_len);
+  cr_assert(memcmp(m, big, big_len) == 0);
+  free(m);
+  free(big);
+  SH_ASSERT_OK(shoal_conn_flush(b, SHOAL_NOWAIT));
+  SH_ASSERT_ERR(shoal_conn_poll(a, SHOAL_NOWAIT), SHOAL_EAGAIN); /* "z" never went */
+  send_str(b, "z");
+  expect_msg(a, "z", 1);
+  SH_ASSERT_ERR(shoal_conn_poll(a, SHOAL_NOWAIT), SHOAL_EAGAIN);
+  /* Flush's arguments. */
+  SH_ASSERT_ERR(shoal_conn_flush(NULL, SHOAL_NOWAIT), SHOAL_EINVAL);
+  SH_ASSERT_ERR(shoal_conn_flush(b, SHOAL_MSEC(-2)), SHOAL_EINVAL);
+  SH_ASSERT_ERR(shoal_conn_flush(a, SHOAL_NOWAIT), SHOAL_EBADF);
   shoal_conn_close(a);
   shoal_conn_close(b);
+}
+
+/* The child of a_kept_rest_goes_out_while_the_sender_waits_for_the_reply:
+ * its copy of a holds the parent's rest; it reads the big message on b and
+ * answers.  Exit code 0, or the step that failed. */
+static int child_take_big_and_answer(void *arg)
+{
+  size_t big_len = *(size_t *)arg;
+  if (shoal_conn_send_bytes(a, "x", 1, SHOAL_NOWAIT) != SHOAL_EBROKEN)
+    return 1; /* it would land inside the parent's message */
+  if (shoal_conn_flush(a, SHOAL_NOWAIT) != SHOAL_EBROKEN)
+    return 2;
+  shoal_conn_close(a); /* must not send the parent's rest */
+  void *m;
+  size_t n;
+  if (shoal_conn_recv_bytes(b, &m, &n, SHOAL_SEC(20)))
+    return 3;
+  uint8_t *want = patterned(big_len, 2);
+  int bad = n != big_len || memcmp(m, want, n) != 0;
+  free(want);
+  free(m);
+  if (bad)
+    return 4;
+  if (shoal_conn_send_bytes(b, "got it", 6, SHOAL_SEC(5)))
+    return 5;
+  /* Nothing more: the rest went out once. */
+  return shoal_conn_recv_bytes(b, &m, &n, SHOAL_SEC(5)) == SHOAL_EEOF ? 0 : 6;
+}
+
+SH_TEST(pipe_fork, a_kept_rest_goes_out_while_the_sender_waits_for_the_reply)
+{
+  SH_ASSERT_OK(shoal_pipe(&a, &b, 1, NULL));
+  /* Far more than the socket buffers hold: most of it is kept. */
+  size_t big_len = (size_t)16 << 20;
+  uint8_t *big = patterned(big_len, 2);
+  SH_ASSERT_OK(shoal_conn_send_bytes(a, big, big_len, SHOAL_NOWAIT));
+  free(big);
+  SH_ASSERT_ERR(shoal_conn_flush(a, SHOAL_NOWAIT), SHOAL_EAGAIN);
+  pid_t pid = sh_fork(child_take_big_and_answer, &big_len);
+  shoal_conn_close(b);
+  /* The peer answers only once it has the whole message: the receive
+   * must send the rest while it waits. */
+  expect_msg(a, "got it", 6);
+  SH_ASSERT_OK(shoal_conn_flush(a, SHOAL_NOWAIT));
+  shoal_conn_close(a);
+  cr_assert_eq(sh_wait(pid, 30000), 0);
+}
+
+static int child_read_big(void *arg)
+{
+  size_t big_len = *(size_t *)arg;
+  shoal_conn_close(b); /* the parent's rest: not sent from here */
+  void *m;
+  size_t n;
+  if (shoal_conn_recv_bytes(a, &m, &n, SHOAL_SEC(20)))
+    return 1;
+  uint8_t *want = patterned(big_len, 3);
+  int bad = n != big_len || memcmp(m, want, n) != 0;
+  free(want);
+  free(m);
+  if (bad)
+    return 2;
+  return shoal_conn_recv_bytes(a, &m, &n, SHOAL_SEC(5)) == SHOAL_EEOF ? 0 : 3;
+}
+
+SH_TEST(pipe_fork, close_sends_the_kept_rest)
+{
+  SH_ASSERT_OK(shoal_pipe(&a, &b, 0, NULL));
+  size_t big_len = (size_t)1 << 20;
+  uint8_t *big = patterned(big_len, 3);
+  SH_ASSERT_OK(shoal_conn_send_bytes(b, big, big_len, SHOAL_NOWAIT));
+  free(big);
+  SH_ASSERT_ERR(shoal_conn_flush(b, SHOAL_NOWAIT), SHOAL_EAGAIN);
+  pid_t pid = sh_fork(child_read_big, &big_len);
+  shoal_conn_close(a);
+  shoal_conn_close(b); /* waits for the reader to take the rest */
+  cr_assert_eq(sh_wait(pid, 30000), 0);
 }
 
 /* ----------------------------------------------------- descriptors -- */

@@ -15,9 +15,66 @@
 #include "platform/platform.h"
 #include "shoal/common.h"
 
+int shoal__plat_err(int e)
+{
+  switch (e) {
+#define TABLE_ERRNO(name, text)                                                                    \
+  case name:                                                                                       \
+    return -(name);
+    SHOAL_ERRNO_MAP(TABLE_ERRNO)
+#undef TABLE_ERRNO
+  /* Errors without an entry of their own: the entry that tells the caller
+   * the same thing. */
+  case ENFILE:       /* the system's descriptor table is full */
+  case ETOOMANYREFS: /* too many descriptors in flight over AF_UNIX */
+    return SHOAL_EMFILE;
+  case ENOBUFS:
+    return SHOAL_ENOMEM;
+  case EDQUOT:
+  case EFBIG:
+    return SHOAL_ENOSPC;
+  case EROFS:
+    return SHOAL_EACCES;
+  case ELOOP: /* a path through a loop of symbolic links names nothing */
+  case ENXIO:
+  case ENODEV:
+    return SHOAL_ENOENT;
+  case ENOTCONN: /* a stream socket that is not (or no longer) connected */
+  case ECONNABORTED:
+  case ESHUTDOWN:
+    return SHOAL_ECONNRESET;
+  case EPROTOTYPE: /* a stream client at a datagram socket's path */
+    return SHOAL_ECONNREFUSED;
+  case ENETDOWN:
+  case ENONET:
+    return SHOAL_ENETUNREACH;
+  case EHOSTDOWN:
+    return SHOAL_EHOSTUNREACH;
+  case EPROTONOSUPPORT:
+  case ESOCKTNOSUPPORT:
+  case EPFNOSUPPORT:
+    return SHOAL_EAFNOSUPPORT;
+  case ENOTSOCK:
+    return SHOAL_EBADF;
+  case ETXTBSY:
+    return SHOAL_EBUSY;
+  case EISDIR: /* a descriptor of a kind that cannot carry messages */
+  case ESPIPE:
+  case ENOTTY:
+  case EFAULT:
+  case EDESTADDRREQ:
+  case EISCONN:
+  case EALREADY:
+  case EINPROGRESS:
+    return SHOAL_EINVAL;
+  default:
+    return SHOAL_EIO;
+  }
+}
+
 static int neg_errno(void)
 {
-  return errno ? -errno : SHOAL_EIO;
+  return shoal__plat_err(errno);
 }
 
 int shoal__plat_socket(int domain, int type, bool nonblock)
@@ -102,7 +159,7 @@ long shoal__plat_writev(int fd, const struct iovec *iov, int n)
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (r >= 0)
     return r;
-  return err == EWOULDBLOCK ? SHOAL_EAGAIN : -err;
+  return err == EWOULDBLOCK ? SHOAL_EAGAIN : shoal__plat_err(err);
 }
 
 long shoal__plat_read(int fd, void *buf, size_t len)
