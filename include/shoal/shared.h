@@ -403,8 +403,10 @@ SHOAL_API void shoal_dict_close(shoal_dict *d);
 // shoal_dict_set stores d[key] = value, replacing any value the key had.
 // Keys and values are byte strings of any length, 0 included (key and value
 // may be NULL when their length is 0).  Errors: SHOAL_EINVAL (d NULL, NULL
-// with a nonzero length), SHOAL_E2BIG (the entry could never fit max_size),
-// SHOAL_ENOMEM (full: nothing changed).  Thread- and process-safe.
+// with a nonzero length), SHOAL_E2BIG (the entry could never fit, however
+// much is deleted: memory comes in power-of-two blocks, so that is any entry
+// over about half of max_size), SHOAL_ENOMEM (full: nothing changed).
+// Thread- and process-safe.
 SHOAL_API int shoal_dict_set(shoal_dict *d, const void *key, size_t klen, const void *value,
                              size_t vlen);
 
@@ -481,7 +483,8 @@ SHOAL_API void shoal_list_destroy(shoal_list *l);
 SHOAL_API void shoal_list_close(shoal_list *l);
 
 // shoal_list_append adds item at the end (l.append(item)).  Errors:
-// SHOAL_EINVAL, SHOAL_E2BIG, SHOAL_ENOMEM (full: nothing changed).
+// SHOAL_EINVAL, SHOAL_E2BIG (the item could never fit: over about half of
+// max_size, as for shoal_dict_set), SHOAL_ENOMEM (full: nothing changed).
 SHOAL_API int shoal_list_append(shoal_list *l, const void *item, size_t len);
 
 // shoal_list_insert puts item before position index (l.insert(index, item));

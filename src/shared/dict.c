@@ -188,8 +188,8 @@ static int value_out(struct shoal_dict *d, uint64_t size, uint64_t e, size_t kle
 static int new_table(struct shoal_dict *d, uint64_t cap, uint64_t *root)
 {
   int rc = shoal__heap_alloc(&d->heap, TABLE_HDR + cap * 8, root);
-  if (rc)
-    return rc;
+  if (rc) /* a table that can never fit: the dict is full, whatever the entry */
+    return rc == SHOAL_E2BIG ? SHOAL_ENOMEM : rc;
   uint64_t t = P(*root);
   shoal__st64(at(d, T_CAP(t)), cap);
   shoal__st64(at(d, T_USED(t)), 0);

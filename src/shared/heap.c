@@ -132,8 +132,13 @@ int shoal__heap_alloc(struct shoal__heap *h, uint64_t payload, uint64_t *off)
   if (payload > c->max_size || total > c->max_size - c->arena)
     return SHOAL_E2BIG;
   uint32_t cls = 0;
-  while (block_size(cls) < total)
+  while (cls < SHOAL__HEAP_CLASSES && block_size(cls) < total)
     cls++;
+  /* Blocks are powers of two laid end to end from the arena: one larger than
+   * the whole arena can never be placed, however much is freed.  That is the
+   * caller's entry being too big, not the heap being full. */
+  if (cls == SHOAL__HEAP_CLASSES || block_size(cls) > c->max_size - c->arena)
+    return SHOAL_E2BIG;
   uint64_t head = c->free_head[cls];
   if (head) {
     shoal__st64(&c->free_head[cls], shoal__ld64(shoal__heap_at(h, SHOAL__HEAP_PAYLOAD(head))));

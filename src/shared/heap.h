@@ -152,7 +152,8 @@ int shoal__heap_write_begin(struct shoal__heap *h);
 void shoal__heap_write_end(struct shoal__heap *h);
 
 // shoal__heap_alloc takes a block with room for `payload` bytes and returns
-// its offset.  Errors: SHOAL_E2BIG (larger than the heap can ever be),
+// its offset.  Errors: SHOAL_E2BIG (the block, rounded up to its power of
+// two, is larger than the arena can ever be: no amount of freeing makes room),
 // SHOAL_ENOMEM (full).  Writers only.
 int shoal__heap_alloc(struct shoal__heap *h, uint64_t payload, uint64_t *off);
 

@@ -75,8 +75,8 @@ static int item_out(struct shoal_list *l, uint64_t size, uint64_t item, void *bu
 static int new_array(struct shoal_list *l, uint64_t cap, uint64_t *root)
 {
   int rc = shoal__heap_alloc(&l->heap, ARRAY_HDR + cap * 8, root);
-  if (rc)
-    return rc;
+  if (rc) /* an array that can never fit: the list is full, whatever the item */
+    return rc == SHOAL_E2BIG ? SHOAL_ENOMEM : rc;
   shoal__st64(at(l, A_CAP(P(*root))), cap);
   shoal__st64(at(l, A_LEN(P(*root))), 0);
   return 0;

@@ -299,6 +299,27 @@ SH_TEST(dict, full_is_enomem_and_changes_nothing)
   shoal_dict_destroy(dict);
 }
 
+/* Blocks are powers of two, so an entry over about half of max_size can never
+ * be placed, even in an empty dict: that is E2BIG, not ENOMEM (the dict is
+ * not full; deleting would never make room). */
+SH_TEST(dict, an_entry_over_half_the_bound_is_e2big)
+{
+  static char v[70000];
+  char buf[8];
+  SH_ASSERT_OK(shoal_dict_create(&dict, &(shoal_container_opts){.max_size = 64 * 1024}));
+  SH_ASSERT_OK(set_str("small", "x"));
+  const size_t never[] = {33 * 1024, 40000, 63000, 64 * 1024, 70000};
+  for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+    SH_ASSERT_ERR(shoal_dict_set(dict, "big", 3, v, never[i]), SHOAL_E2BIG);
+  cr_assert_eq(shoal_dict_len(dict), 1);
+  SH_ASSERT_OK(get_str("small", buf, sizeof buf));
+  cr_assert_str_eq(buf, "x");
+  /* Just under half fits (a 32 KiB block), in the same dict. */
+  SH_ASSERT_OK(shoal_dict_set(dict, "big", 3, v, 30000));
+  cr_assert_eq(shoal_dict_len(dict), 2);
+  shoal_dict_destroy(dict);
+}
+
 /* ---- 4 processes x 100,000 mixed operations, checked against a model ------ */
 
 #define PROCS 4

@@ -134,6 +134,23 @@ SH_TEST(list, full_is_enomem)
   shoal_list_destroy(list);
 }
 
+/* Blocks are powers of two: an item over about half of max_size can never be
+ * placed, even in an empty list; that is E2BIG, not ENOMEM. */
+SH_TEST(list, an_item_over_half_the_bound_is_e2big)
+{
+  static char item[70000];
+  SH_ASSERT_OK(shoal_list_create(&list, &(shoal_container_opts){.max_size = 64 * 1024}));
+  const size_t never[] = {33 * 1024, 40000, 63000, 64 * 1024, 70000};
+  for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+    SH_ASSERT_ERR(shoal_list_append(list, item, never[i]), SHOAL_E2BIG);
+  cr_assert_eq(shoal_list_len(list), 0);
+  SH_ASSERT_OK(shoal_list_append(list, item, 30000));
+  SH_ASSERT_ERR(shoal_list_set(list, 0, item, 40000), SHOAL_E2BIG);
+  SH_ASSERT_ERR(shoal_list_insert(list, 0, item, 40000), SHOAL_E2BIG);
+  cr_assert_eq(shoal_list_len(list), 1);
+  shoal_list_destroy(list);
+}
+
 SH_TEST(list, bad_input)
 {
   size_t len = 4;
