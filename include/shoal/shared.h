@@ -501,12 +501,13 @@ SHOAL_API int shoal_list_get(shoal_list *l, size_t index, void *buf, size_t *len
 SHOAL_API int shoal_list_set(shoal_list *l, size_t index, const void *item, size_t len);
 
 // shoal_list_delete removes l[index] (del l[index]); later items move down
-// one.  Errors: SHOAL_ERANGE, SHOAL_EINVAL.
+// one.  It needs no memory, so a full list can always be shrunk.  Errors:
+// SHOAL_ERANGE, SHOAL_EINVAL.
 SHOAL_API int shoal_list_delete(shoal_list *l, size_t index);
 
 // shoal_list_pop removes the last item and copies it out (l.pop()), *len as
-// for shoal_dict_get.  Errors: SHOAL_ERANGE (empty list), SHOAL_EMSGSIZE
-// (nothing removed), SHOAL_EINVAL.
+// for shoal_dict_get; like delete it needs no memory.  Errors: SHOAL_ERANGE
+// (empty list), SHOAL_EMSGSIZE (nothing removed), SHOAL_EINVAL.
 SHOAL_API int shoal_list_pop(shoal_list *l, void *buf, size_t *len);
 
 // shoal_list_len returns the number of items, a momentary answer; 0 for NULL.

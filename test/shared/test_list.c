@@ -134,6 +134,72 @@ SH_TEST(list, full_is_enomem)
   shoal_list_destroy(list);
 }
 
+/* Item i of the shrink test: its number, then filler up to len bytes. */
+static size_t numbered(char *buf, size_t len, int i)
+{
+  memset(buf, 'f', len);
+  if (len >= sizeof i)
+    memcpy(buf, &i, sizeof i);
+  return len;
+}
+
+static int number_at(size_t index, size_t len)
+{
+  char buf[600];
+  int i = -1;
+  size_t n = sizeof buf;
+  SH_ASSERT_OK(shoal_list_get(list, index, buf, &n));
+  cr_assert_eq(n, len);
+  if (len >= sizeof i)
+    memcpy(&i, buf, sizeof i);
+  return i;
+}
+
+/* A list filled to its bound can always be shrunk: delete anywhere and pop
+ * need no memory (del l[0] on a full list used to be ENOMEM). */
+SH_TEST(list, a_full_list_can_always_shrink)
+{
+  const size_t sizes[] = {0, 8, 100, 500};
+  char item[600];
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t len = sizes[s];
+    SH_ASSERT_OK(shoal_list_create(&list, &(shoal_container_opts){.max_size = 64 * 1024}));
+    int n = 0, rc;
+    while ((rc = shoal_list_append(list, item, numbered(item, len, n))) == 0)
+      n++;
+    SH_ASSERT_ERR(rc, SHOAL_ENOMEM);
+    cr_assert(n > 20, "only %d items of %zu bytes", n, len);
+    /* Full, also for an insert in the middle: nothing changed. */
+    rc = shoal_list_insert(list, 1, item, numbered(item, len, -1));
+    cr_assert(rc == 0 || rc == SHOAL_ENOMEM, "insert: %s", shoal_err_name(rc));
+    if (rc == 0)
+      SH_ASSERT_OK(shoal_list_delete(list, 1));
+    cr_assert_eq(shoal_list_len(list), (size_t)n);
+    SH_ASSERT_OK(shoal_list_delete(list, 0));
+    SH_ASSERT_OK(shoal_list_delete(list, 5));
+    SH_ASSERT_OK(shoal_list_delete(list, (size_t)n / 2));
+    size_t got = sizeof item;
+    SH_ASSERT_OK(shoal_list_pop(list, item, &got));
+    SH_ASSERT_OK(shoal_list_delete(list, 0));
+    /* Then empty it from the front, checking the order on the way. */
+    size_t left = shoal_list_len(list);
+    cr_assert_eq(left, (size_t)n - 5);
+    int last = -1;
+    while (left > 0) {
+      if (len >= sizeof(int)) {
+        int i = number_at(0, len);
+        cr_assert(i > last && i < n - 1, "item %d after %d", i, last);
+        last = i;
+      }
+      SH_ASSERT_OK(shoal_list_delete(list, 0));
+      cr_assert_eq(shoal_list_len(list), --left);
+    }
+    /* The room came back. */
+    SH_ASSERT_OK(shoal_list_append(list, item, len));
+    shoal_list_destroy(list);
+  }
+}
+
 /* Blocks are powers of two: an item over about half of max_size can never be
  * placed, even in an empty list; that is E2BIG, not ENOMEM. */
 SH_TEST(list, an_item_over_half_the_bound_is_e2big)
