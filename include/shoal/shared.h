@@ -362,6 +362,13 @@ SHOAL_API int shoal_shm_list(shoal_shm_info *out, size_t max);
  * machine's memory) is used up, a call that needs more returns SHOAL_ENOMEM
  * and changes nothing.  Memory freed by deletes is reused.
  *
+ * Damaged files: opening a named dict or list whose file was truncated (or
+ * whose control block contradicts itself) is SHOAL_ECORRUPT, and so is the
+ * first call of a process that finds the object grew while its file is
+ * shorter.  Memory a process already used cannot be guarded: if the file is
+ * cut short under it, touching the lost pages is SIGBUS, as for any mapped
+ * file.
+ *
  * Dead participants: a reader killed anywhere leaves nothing behind.  A
  * writer killed in the middle of a change leaves the lock to the next caller
  * (reader or writer, within about 0.1 s), which repairs the structure before

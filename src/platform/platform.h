@@ -333,6 +333,10 @@ int shoal__plat_file_link(int fd, const char *name);
 // SHOAL_ECORRUPT (not a regular file).
 int shoal__plat_file_open(const char *name, int *fd, uint64_t *size);
 
+// shoal__plat_file_size gives the file's current size.  Returns 0 or a system
+// error.
+int shoal__plat_file_size(int fd, uint64_t *size);
+
 // shoal__plat_file_read reads exactly len bytes at offset off.  Returns 0 or
 // SHOAL_ECORRUPT when the file is shorter.
 int shoal__plat_file_read(int fd, uint64_t off, void *buf, size_t len);

@@ -285,11 +285,15 @@ void shoal_dict_close(shoal_dict *d)
 
 /* ---- readers ---- */
 
-/* Runs a lookup as a reader: retries until it saw a consistent snapshot. */
+/* Runs a lookup as a reader: retries until it saw a consistent snapshot;
+ * returns from the caller on an error of read_begin (a truncated file). */
 #define READ_LOOP(d, size, body)                                                                   \
   for (;;) {                                                                                       \
     uint64_t size;                                                                                 \
-    uint32_t seq_ = shoal__heap_read_begin(&(d)->heap, &size);                                     \
+    uint32_t seq_;                                                                                 \
+    int rc_ = shoal__heap_read_begin(&(d)->heap, &seq_, &size);                                    \
+    if (rc_)                                                                                       \
+      return rc_;                                                                                  \
     int torn_ = 0;                                                                                 \
     body;                                                                                          \
     if (!shoal__heap_read_valid(&(d)->heap, seq_))                                                 \

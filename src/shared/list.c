@@ -215,8 +215,10 @@ int shoal_list_get(shoal_list *l, size_t index, void *buf, size_t *len)
   int result;
   for (;;) {
     uint64_t size;
-    uint32_t seq = shoal__heap_read_begin(&l->heap, &size);
+    uint32_t seq;
     struct view v;
+    if ((result = shoal__heap_read_begin(&l->heap, &seq, &size)) != 0)
+      return result;
     *len = room;
     result = array_view(l, size, &v);
     if (result == 0) {

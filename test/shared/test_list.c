@@ -2,13 +2,14 @@
 // The shared list: Manager().list() behaviours (append, insert, get, set,
 // delete, pop, len, clear), bounds, growth across processes, the memory
 // bound, 4 processes x 100,000 mixed operations checked against a model,
-// killed writers, named lists, bad input.
+// killed writers, named lists, truncated files, bad input.
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helper_spawn.h"
@@ -439,5 +440,44 @@ SH_TEST(list_named, unrelated_process_appends)
   cr_assert_str_eq(buf, "item4999");
   shoal_dict *d;
   SH_ASSERT_ERR(shoal_dict_open(&d, name, NULL, NULL), SHOAL_ETYPE);
+  shoal_list_close(list);
+}
+
+SH_TEST(list_named, a_truncated_file_is_ecorrupt)
+{
+  const char *name = sh_name("list-trunc");
+  static char item[2000];
+  char path[300];
+  struct stat st;
+  shoal_open_opts create = {.flags = SHOAL_OPEN_CREATE};
+  SH_ASSERT_OK(shoal_list_open(&list, name, NULL, &create));
+  for (int i = 0; i < 500; i++)
+    SH_ASSERT_OK(shoal_list_append(list, item, sizeof item));
+  shoal_list_close(list);
+  snprintf(path, sizeof path, "/dev/shm/%.250s", name);
+  cr_assert(stat(path, &st) == 0 && st.st_size > 512 * 1024);
+  cr_assert(truncate(path, 64 * 1024) == 0);
+  SH_ASSERT_ERR(shoal_list_open(&list, name, NULL, NULL), SHOAL_ECORRUPT);
+  SH_ASSERT_ERR(shoal_list_open(&list, name, NULL, &create), SHOAL_ECORRUPT);
+}
+
+/* Truncated while open: see dict_named/truncated_after_open_is_seen_with_the_growth. */
+SH_TEST(list_named, truncated_after_open_is_seen_with_the_growth)
+{
+  const char *name = sh_name("list-shrunk");
+  static char item[2000];
+  char path[300];
+  shoal_list *other;
+  SH_ASSERT_OK(shoal_list_open(&list, name, NULL, &(shoal_open_opts){.flags = SHOAL_OPEN_CREATE}));
+  SH_ASSERT_OK(append_str("first"));
+  SH_ASSERT_OK(shoal_list_open(&other, name, NULL, NULL));
+  for (int i = 0; i < 500; i++)
+    SH_ASSERT_OK(shoal_list_append(other, item, sizeof item));
+  snprintf(path, sizeof path, "/dev/shm/%.250s", name);
+  cr_assert(truncate(path, 64 * 1024) == 0);
+  size_t len = sizeof item;
+  SH_ASSERT_ERR(shoal_list_get(list, 500, item, &len), SHOAL_ECORRUPT);
+  SH_ASSERT_ERR(append_str("second"), SHOAL_ECORRUPT);
+  shoal_list_close(other);
   shoal_list_close(list);
 }
