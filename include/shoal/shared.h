@@ -287,8 +287,8 @@ typedef struct shoal_shm shoal_shm;
 // stores the handle in *out.  name NULL generates a free Python-style name
 // ("psm_" + 8 hex digits; see shoal_shm_name).  The segment appears whole and
 // sized at once: no process ever attaches a half-made one.  It is tracked
-// unless opts has SHOAL_SHM_PERSISTENT; the first tracked create of a process
-// starts its watcher.  Errors: SHOAL_EINVAL (out NULL, size 0, bad name or
+// unless opts has SHOAL_SHM_PERSISTENT; the first create of a process starts
+// its watcher, and a later one replaces a watcher that has ended (killed).  Errors: SHOAL_EINVAL (out NULL, size 0, bad name or
 // options), SHOAL_ENAMETOOLONG, SHOAL_EEXIST (the name exists: Python's
 // FileExistsError), SHOAL_EACCES, SHOAL_ENOMEM, SHOAL_ENOSYS (no watcher
 // possible on this kernel; PERSISTENT segments need none).  Thread-safe.
