@@ -287,8 +287,8 @@ typedef struct shoal_shm shoal_shm;
 // stores the handle in *out.  name NULL generates a free Python-style name
 // ("psm_" + 8 hex digits; see shoal_shm_name).  The segment appears whole and
 // sized at once: no process ever attaches a half-made one.  It is tracked
-// unless opts has SHOAL_SHM_PERSISTENT; the first tracked create of a process
-// starts its watcher.  Errors: SHOAL_EINVAL (out NULL, size 0, bad name or
+// unless opts has SHOAL_SHM_PERSISTENT; the first create of a process starts
+// its watcher, and a later one replaces a watcher that has ended (killed).  Errors: SHOAL_EINVAL (out NULL, size 0, bad name or
 // options), SHOAL_ENAMETOOLONG, SHOAL_EEXIST (the name exists: Python's
 // FileExistsError), SHOAL_EACCES, SHOAL_ENOMEM, SHOAL_ENOSYS (no watcher
 // possible on this kernel; PERSISTENT segments need none).  Thread-safe.
@@ -362,6 +362,13 @@ SHOAL_API int shoal_shm_list(shoal_shm_info *out, size_t max);
  * machine's memory) is used up, a call that needs more returns SHOAL_ENOMEM
  * and changes nothing.  Memory freed by deletes is reused.
  *
+ * Damaged files: opening a named dict or list whose file was truncated (or
+ * whose control block contradicts itself) is SHOAL_ECORRUPT, and so is the
+ * first call of a process that finds the object grew while its file is
+ * shorter.  Memory a process already used cannot be guarded: if the file is
+ * cut short under it, touching the lost pages is SIGBUS, as for any mapped
+ * file.
+ *
  * Dead participants: a reader killed anywhere leaves nothing behind.  A
  * writer killed in the middle of a change leaves the lock to the next caller
  * (reader or writer, within about 0.1 s), which repairs the structure before
@@ -403,8 +410,10 @@ SHOAL_API void shoal_dict_close(shoal_dict *d);
 // shoal_dict_set stores d[key] = value, replacing any value the key had.
 // Keys and values are byte strings of any length, 0 included (key and value
 // may be NULL when their length is 0).  Errors: SHOAL_EINVAL (d NULL, NULL
-// with a nonzero length), SHOAL_E2BIG (the entry could never fit max_size),
-// SHOAL_ENOMEM (full: nothing changed).  Thread- and process-safe.
+// with a nonzero length), SHOAL_E2BIG (the entry could never fit, however
+// much is deleted: memory comes in power-of-two blocks, so that is any entry
+// over about half of max_size), SHOAL_ENOMEM (full: nothing changed).
+// Thread- and process-safe.
 SHOAL_API int shoal_dict_set(shoal_dict *d, const void *key, size_t klen, const void *value,
                              size_t vlen);
 
@@ -481,7 +490,8 @@ SHOAL_API void shoal_list_destroy(shoal_list *l);
 SHOAL_API void shoal_list_close(shoal_list *l);
 
 // shoal_list_append adds item at the end (l.append(item)).  Errors:
-// SHOAL_EINVAL, SHOAL_E2BIG, SHOAL_ENOMEM (full: nothing changed).
+// SHOAL_EINVAL, SHOAL_E2BIG (the item could never fit: over about half of
+// max_size, as for shoal_dict_set), SHOAL_ENOMEM (full: nothing changed).
 SHOAL_API int shoal_list_append(shoal_list *l, const void *item, size_t len);
 
 // shoal_list_insert puts item before position index (l.insert(index, item));
@@ -498,12 +508,13 @@ SHOAL_API int shoal_list_get(shoal_list *l, size_t index, void *buf, size_t *len
 SHOAL_API int shoal_list_set(shoal_list *l, size_t index, const void *item, size_t len);
 
 // shoal_list_delete removes l[index] (del l[index]); later items move down
-// one.  Errors: SHOAL_ERANGE, SHOAL_EINVAL.
+// one.  It needs no memory, so a full list can always be shrunk.  Errors:
+// SHOAL_ERANGE, SHOAL_EINVAL.
 SHOAL_API int shoal_list_delete(shoal_list *l, size_t index);
 
 // shoal_list_pop removes the last item and copies it out (l.pop()), *len as
-// for shoal_dict_get.  Errors: SHOAL_ERANGE (empty list), SHOAL_EMSGSIZE
-// (nothing removed), SHOAL_EINVAL.
+// for shoal_dict_get; like delete it needs no memory.  Errors: SHOAL_ERANGE
+// (empty list), SHOAL_EMSGSIZE (nothing removed), SHOAL_EINVAL.
 SHOAL_API int shoal_list_pop(shoal_list *l, void *buf, size_t *len);
 
 // shoal_list_len returns the number of items, a momentary answer; 0 for NULL.

@@ -341,6 +341,10 @@ int shoal__plat_file_link(int fd, const char *name);
 // SHOAL_ECORRUPT (not a regular file).
 int shoal__plat_file_open(const char *name, int *fd, uint64_t *size);
 
+// shoal__plat_file_size gives the file's current size.  Returns 0 or a system
+// error.
+int shoal__plat_file_size(int fd, uint64_t *size);
+
 // shoal__plat_file_read reads exactly len bytes at offset off.  Returns 0 or
 // SHOAL_ECORRUPT when the file is shorter.
 int shoal__plat_file_read(int fd, uint64_t off, void *buf, size_t len);
@@ -367,14 +371,34 @@ void shoal__plat_file_close(int fd);
 // stamp) checks.
 uint64_t shoal__plat_process_stamp(void);
 
+/* A watcher as the process that started it sees it. */
+struct shoal__plat_watcher {
+  int fd;            /* hangs up when the watcher ends; -1: none */
+  uint64_t dev, ino; /* fd's identity, in case the program closed it and reused the number */
+};
+
 // shoal__plat_watch_death starts a watcher: a detached process that waits
 // until the calling process has ended — exit, kill -9, any way — then runs
 // fn(pid, arg) with the caller's pid and exits.  The watcher ignores SIGINT,
-// SIGTERM and SIGHUP, keeps only stderr of the caller's file descriptors and
-// none of its shared mappings, and is not the caller's child (a wait() for any
-// child never sees it).  fn runs in a copy of the caller's memory as it was at
-// this call.  Returns 0, SHOAL_ENOSYS (kernel without pidfd_open), or a
-// system error.
-int shoal__plat_watch_death(void (*fn)(uint32_t pid, void *arg), void *arg);
+// SIGTERM and SIGHUP, keeps only stderr of the caller's file descriptors
+// (stdin, stdout, and stderr if the caller had none, are /dev/null) and none
+// of its shared mappings, and is not the caller's child (a wait() for any
+// child never sees it).  It works with any of the caller's descriptors 0..2
+// closed.  fn runs in a copy of the caller's memory as it was at this call.
+// On 0, *w describes the watcher (one descriptor, close-on-exec, for
+// shoal__plat_watcher_alive).  Returns 0, SHOAL_ENOSYS (kernel without
+// pidfd_open), or a system error.
+int shoal__plat_watch_death(void (*fn)(uint32_t pid, void *arg), void *arg,
+                            struct shoal__plat_watcher *w);
+
+// shoal__plat_watcher_alive tells whether the watcher w still runs: false once
+// it ended (killed, or done), or when w's descriptor is no longer the one
+// watch_death made.  One fstat and one poll; never blocks.
+bool shoal__plat_watcher_alive(const struct shoal__plat_watcher *w);
+
+// shoal__plat_watcher_forget closes w's descriptor (only if it is still the
+// one watch_death made) and sets it to -1; the watcher itself runs on.  A
+// forked child calls it for the handle it inherited with its parent's memory.
+void shoal__plat_watcher_forget(struct shoal__plat_watcher *w);
 
 #endif

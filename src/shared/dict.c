@@ -188,8 +188,8 @@ static int value_out(struct shoal_dict *d, uint64_t size, uint64_t e, size_t kle
 static int new_table(struct shoal_dict *d, uint64_t cap, uint64_t *root)
 {
   int rc = shoal__heap_alloc(&d->heap, TABLE_HDR + cap * 8, root);
-  if (rc)
-    return rc;
+  if (rc) /* a table that can never fit: the dict is full, whatever the entry */
+    return rc == SHOAL_E2BIG ? SHOAL_ENOMEM : rc;
   uint64_t t = P(*root);
   shoal__st64(at(d, T_CAP(t)), cap);
   shoal__st64(at(d, T_USED(t)), 0);
@@ -285,11 +285,15 @@ void shoal_dict_close(shoal_dict *d)
 
 /* ---- readers ---- */
 
-/* Runs a lookup as a reader: retries until it saw a consistent snapshot. */
+/* Runs a lookup as a reader: retries until it saw a consistent snapshot;
+ * returns from the caller on an error of read_begin (a truncated file). */
 #define READ_LOOP(d, size, body)                                                                   \
   for (;;) {                                                                                       \
     uint64_t size;                                                                                 \
-    uint32_t seq_ = shoal__heap_read_begin(&(d)->heap, &size);                                     \
+    uint32_t seq_;                                                                                 \
+    int rc_ = shoal__heap_read_begin(&(d)->heap, &seq_, &size);                                    \
+    if (rc_)                                                                                       \
+      return rc_;                                                                                  \
     int torn_ = 0;                                                                                 \
     body;                                                                                          \
     if (!shoal__heap_read_valid(&(d)->heap, seq_))                                                 \

@@ -102,11 +102,29 @@ uint64_t shoal__heap_payload_cap(const struct shoal__heap *h, uint64_t off)
   return block_size(shoal__ld32(shoal__heap_at(h, off))) - sizeof(struct shoal__heap_blk);
 }
 
+/* Checks that the file still holds the `size` bytes the heap says it has,
+ * once for each size this process sees (one fstat whenever the heap grew):
+ * a file truncated behind shoal's back is SHOAL_ECORRUPT, not a SIGBUS at
+ * the first touch of a page it lost.  Any thread, any time. */
+static int size_check(struct shoal__heap *h, uint64_t size)
+{
+  if (size == __atomic_load_n(&h->checked, __ATOMIC_RELAXED))
+    return 0;
+  uint64_t fsize;
+  int rc = shoal__plat_file_size(h->fd, &fsize);
+  if (rc)
+    return rc;
+  if (size < ARENA || size > h->map_size || fsize < size)
+    return SHOAL_ECORRUPT;
+  __atomic_store_n(&h->checked, size, __ATOMIC_RELAXED);
+  return 0;
+}
+
 /* Makes the file `need` bytes or more (doubling, up to max_size). */
 static int grow(struct shoal__heap *h, uint64_t need)
 {
   struct shoal__heap_ctl *c = h->ctl;
-  uint64_t size = c->size;
+  uint64_t size = c->size, fsize;
   if (need > c->max_size)
     return SHOAL_ENOMEM;
   uint64_t want = round_up(need, GROW_STEP);
@@ -114,14 +132,21 @@ static int grow(struct shoal__heap *h, uint64_t need)
     want = size * 2;
   if (want > c->max_size)
     want = c->max_size;
-  int rc = shoal__plat_file_reserve(h->fd, want);
+  /* A file cut short behind our back would be extended with zeros where
+   * blocks were: refuse instead. */
+  int rc = shoal__plat_file_size(h->fd, &fsize);
   if (rc)
+    return rc;
+  if (fsize < size)
+    return SHOAL_ECORRUPT;
+  if ((rc = shoal__plat_file_reserve(h->fd, want)) != 0)
     return rc;
   struct shoal__region_header *hdr = (struct shoal__region_header *)h->base;
   __atomic_store_n(&hdr->size, want, __ATOMIC_RELAXED);
   __atomic_store_n(&hdr->payload_size, want - SHOAL__REGION_HEADER_SIZE, __ATOMIC_RELAXED);
   /* Release: a reader that sees the new size may touch the new bytes. */
   __atomic_store_n(&c->size, want, __ATOMIC_RELEASE);
+  __atomic_store_n(&h->checked, want, __ATOMIC_RELAXED);
   return 0;
 }
 
@@ -132,8 +157,13 @@ int shoal__heap_alloc(struct shoal__heap *h, uint64_t payload, uint64_t *off)
   if (payload > c->max_size || total > c->max_size - c->arena)
     return SHOAL_E2BIG;
   uint32_t cls = 0;
-  while (block_size(cls) < total)
+  while (cls < SHOAL__HEAP_CLASSES && block_size(cls) < total)
     cls++;
+  /* Blocks are powers of two laid end to end from the arena: one larger than
+   * the whole arena can never be placed, however much is freed.  That is the
+   * caller's entry being too big, not the heap being full. */
+  if (cls == SHOAL__HEAP_CLASSES || block_size(cls) > c->max_size - c->arena)
+    return SHOAL_E2BIG;
   uint64_t head = c->free_head[cls];
   if (head) {
     shoal__st64(&c->free_head[cls], shoal__ld64(shoal__heap_at(h, SHOAL__HEAP_PAYLOAD(head))));
@@ -230,12 +260,21 @@ int shoal__heap_write_begin(struct shoal__heap *h)
 {
   struct shoal__heap_ctl *c = h->ctl;
   int rc = shoal__lockword_acquire(&c->lock, shoal__plat_stamp(), SHOAL_FOREVER);
-  if (rc == SHOAL_EOWNERDEAD) {
-    repair(h);
-    rc = shoal__lockword_consistent(&c->lock);
-  }
-  if (rc)
+  if (rc != 0 && rc != SHOAL_EOWNERDEAD)
     return rc;
+  /* The file first: a repair walks every block.  An odd seq under a lock we
+   * hold is a change a dead writer left open (also one whose repair an
+   * earlier caller could not make), whoever the lock says died. */
+  int crc = size_check(h, __atomic_load_n(&c->size, __ATOMIC_ACQUIRE));
+  if (crc == 0 &&
+      (rc == SHOAL_EOWNERDEAD || (atomic_load_explicit(&c->seq, memory_order_relaxed) & 1)))
+    repair(h);
+  if (rc == SHOAL_EOWNERDEAD)
+    rc = shoal__lockword_consistent(&c->lock);
+  if (crc || rc) {
+    shoal__lockword_release(&c->lock, 0);
+    return crc ? crc : rc;
+  }
   uint32_t s = atomic_load_explicit(&c->seq, memory_order_relaxed);
   /* Odd: readers now retry.  The fence orders this store before every store
    * of the change (pairs with the acquire fence in read_valid). */
@@ -259,8 +298,9 @@ void shoal__heap_write_end(struct shoal__heap *h)
 /* ---- readers ---- */
 
 /* A writer has been inside for a while: sleep a slice, and if it is still
- * inside, see whether it died (then repair on its behalf). */
-static void wait_for_writer(struct shoal__heap *h, uint32_t s)
+ * inside, see whether it died (then repair on its behalf).  Returns 0 (look
+ * again) or SHOAL_ECORRUPT (the file cannot hold the heap: no repair). */
+static int wait_for_writer(struct shoal__heap *h, uint32_t s)
 {
   struct shoal__heap_ctl *c = h->ctl;
   atomic_fetch_add_explicit(&c->rwait, 1, memory_order_seq_cst);
@@ -268,30 +308,39 @@ static void wait_for_writer(struct shoal__heap *h, uint32_t s)
     shoal__plat_wait(&c->seq, s, shoal__plat_now() + READ_SLICE_NS);
   atomic_fetch_sub_explicit(&c->rwait, 1, memory_order_relaxed);
   if (atomic_load_explicit(&c->seq, memory_order_relaxed) != s)
-    return;
+    return 0;
   int rc = shoal__lockword_acquire(&c->lock, shoal__plat_stamp(), SHOAL_NOWAIT);
   if (rc != 0 && rc != SHOAL_EOWNERDEAD)
-    return; /* a live writer holds it: keep waiting */
-  if (rc == SHOAL_EOWNERDEAD || (atomic_load_explicit(&c->seq, memory_order_relaxed) & 1))
-    repair(h);
+    return 0; /* a live writer holds it: keep waiting */
+  int crc = 0;
+  if (rc == SHOAL_EOWNERDEAD || (atomic_load_explicit(&c->seq, memory_order_relaxed) & 1)) {
+    crc = size_check(h, __atomic_load_n(&c->size, __ATOMIC_ACQUIRE));
+    if (crc == 0)
+      repair(h);
+  }
   if (rc == SHOAL_EOWNERDEAD)
     shoal__lockword_consistent(&c->lock);
   shoal__lockword_release(&c->lock, 0);
+  return crc;
 }
 
-uint32_t shoal__heap_read_begin(struct shoal__heap *h, uint64_t *size)
+int shoal__heap_read_begin(struct shoal__heap *h, uint32_t *seq, uint64_t *size)
 {
   struct shoal__heap_ctl *c = h->ctl;
   for (int spins = 0;; spins++) {
     uint32_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
     if (!(s & 1)) {
+      *seq = s;
       *size = __atomic_load_n(&c->size, __ATOMIC_ACQUIRE);
-      return s;
+      return size_check(h, *size);
     }
-    if (spins < READ_SPINS)
+    if (spins < READ_SPINS) {
       shoal__plat_cpu_relax();
-    else
-      wait_for_writer(h, s);
+    } else {
+      int rc = wait_for_writer(h, s);
+      if (rc)
+        return rc;
+    }
   }
 }
 
@@ -351,6 +400,7 @@ static int create_new(struct shoal__heap *h, uint32_t type, const char *name, un
   c->arena = ARENA;
   c->size = initial;
   c->brk = ARENA;
+  h->checked = initial;
   /* Nobody else can see the heap yet: init runs without the lock. */
   if ((rc = h->init(h)) != 0)
     goto fail;
@@ -403,6 +453,22 @@ static int open_existing(struct shoal__heap *h, uint32_t type, const char *name)
   h->map_size = (size_t)head.ctl.max_size;
   h->fd = fd;
   h->ctl = (struct shoal__heap_ctl *)(h->base + SHOAL__REGION_HEADER_SIZE);
+  /* The growing part of the control block, from the mapping and in this
+   * order: brk <= size always, size only grows, and the file is reserved
+   * before size says so; so brk, then size, then the file's size, never
+   * contradict each other in a sound heap, however it grows meanwhile. */
+  struct shoal__heap_ctl *c = h->ctl;
+  uint64_t brk = __atomic_load_n(&c->brk, __ATOMIC_ACQUIRE);
+  uint64_t size = __atomic_load_n(&c->size, __ATOMIC_ACQUIRE);
+  rc = shoal__plat_file_size(fd, &fsize);
+  if (rc == 0 && (size < ARENA || size > head.ctl.max_size || brk < ARENA || brk > size ||
+                  (brk - ARENA) % SHOAL__HEAP_MIN_BLOCK || fsize < size))
+    rc = SHOAL_ECORRUPT; /* truncated (or damaged): its blocks are not all there */
+  if (rc) {
+    shoal__heap_close(h);
+    return rc;
+  }
+  h->checked = size;
   return 0;
 }
 

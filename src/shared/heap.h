@@ -26,7 +26,15 @@
 //    writer dead) repairs: it marks every block reachable from the root and
 //    rebuilds the free lists from the rest (shoal__heap_recover);
 //  - `size` only grows, and the file is at least `size` bytes, allocated,
-//    before `size` says so.
+//    before `size` says so;
+//  - brk <= size at every instant, so brk read before size never exceeds it.
+//
+// Files truncated behind shoal's back (a stray truncate, a half copy): open
+// refuses a file shorter than `size` or a control block that contradicts
+// itself, and a process checks the file again (one fstat) whenever it first
+// sees `size` change, so a truncation before that is SHOAL_ECORRUPT.  Bytes a
+// process already uses cannot be protected: touching a page a truncation took
+// away is SIGBUS, as for any mapped file.
 #ifndef SHOAL_SHARED_HEAP_H
 #define SHOAL_SHARED_HEAP_H
 
@@ -75,6 +83,7 @@ struct shoal__heap {
   struct shoal__heap_ctl *ctl;
   size_t map_size;
   int fd;
+  uint64_t checked; /* the last `size` this process found the file to hold (atomic) */
   shoal__heap_mark_fn mark;
   shoal__heap_init_fn init;
 };
@@ -129,9 +138,10 @@ static inline void *shoal__heap_at(const struct shoal__heap *h, uint64_t off)
 /* ---- readers ---- */
 
 // shoal__heap_read_begin waits until no writer is inside (repairing the heap
-// if the writer died) and returns the sequence number to check, and in
-// *size the reserved size to check offsets against.
-uint32_t shoal__heap_read_begin(struct shoal__heap *h, uint64_t *size);
+// if the writer died) and gives the sequence number to check in *seq, and in
+// *size the reserved size to check offsets against.  Returns 0, or
+// SHOAL_ECORRUPT when the heap grew and the file is shorter than it says.
+int shoal__heap_read_begin(struct shoal__heap *h, uint32_t *seq, uint64_t *size);
 
 // shoal__heap_read_valid tells whether what was read since read_begin(seq) is
 // a consistent snapshot.
@@ -144,15 +154,17 @@ bool shoal__heap_block_ok(const struct shoal__heap *h, uint64_t off, uint64_t ne
 /* ---- writers ---- */
 
 // shoal__heap_write_begin takes the writer lock, repairs the heap if the last
-// writer died, and opens a change (readers will retry).  Returns 0 or
-// SHOAL_ENOTRECOVERABLE.
+// writer died, and opens a change (readers will retry).  Returns 0,
+// SHOAL_ENOTRECOVERABLE, or SHOAL_ECORRUPT (as read_begin; the lock is then
+// released).
 int shoal__heap_write_begin(struct shoal__heap *h);
 
 // shoal__heap_write_end closes the change and releases the lock.
 void shoal__heap_write_end(struct shoal__heap *h);
 
 // shoal__heap_alloc takes a block with room for `payload` bytes and returns
-// its offset.  Errors: SHOAL_E2BIG (larger than the heap can ever be),
+// its offset.  Errors: SHOAL_E2BIG (the block, rounded up to its power of
+// two, is larger than the arena can ever be: no amount of freeing makes room),
 // SHOAL_ENOMEM (full).  Writers only.
 int shoal__heap_alloc(struct shoal__heap *h, uint64_t payload, uint64_t *off);
 

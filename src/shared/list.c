@@ -3,12 +3,18 @@
 // without locks, written one writer at a time.
 //
 // Layout (payloads of heap blocks):
-//   array: cap, len, then cap item offsets (the first len are items)
+//   array: cap, len, spare, then cap item offsets (the first len are items)
 //   item:  len, then the bytes (padded to 8)
-// An append publishes with one store of len (or of the root, when the array
-// had to grow); set with one store of the item's offset; insert and delete
-// in the middle build a new array and publish it with one store of the
-// root, so a writer killed half-way never leaves a half-shifted list.
+// The root array owns a spare: another block with room for cap items (0 only
+// in a list repaired from a damaged spare).  An append publishes with one
+// store of len; set with one store of the item's offset; insert and delete
+// in the middle build the shifted array in the spare, whose own spare field
+// then names the current array, and publish it with one store of the root:
+// the old array becomes the spare.  A writer killed half-way never leaves a
+// half-shifted list, and the spare is always the root's, whichever side of
+// the store it died on.  Growing takes a new array and a new spare of twice
+// the size, so the spare is counted against max_size from the start and
+// delete and pop never need memory.
 #include <stdlib.h>
 
 #include "shared/heap.h"
@@ -18,12 +24,13 @@ struct shoal_list {
 };
 
 #define ARRAY_MIN 8
-#define ARRAY_HDR 16
+#define ARRAY_HDR 24
 #define ITEM_HDR 8
 #define MAX_ITEM UINT32_MAX
 
 #define A_CAP(a) ((a) + 0)
 #define A_LEN(a) ((a) + 8)
+#define A_SPARE(a) ((a) + 16)
 #define A_ITEM(a, i) ((a) + ARRAY_HDR + (uint64_t)(i)*8)
 #define P(off) SHOAL__HEAP_PAYLOAD(off)
 
@@ -72,27 +79,64 @@ static int item_out(struct shoal_list *l, uint64_t size, uint64_t item, void *bu
 
 /* ---- the heap's callbacks ---- */
 
+/* The capacity that fills array block `root` (blocks are powers of two). */
+static uint64_t block_cap(struct shoal_list *l, uint64_t root)
+{
+  return (shoal__heap_payload_cap(&l->heap, root) - ARRAY_HDR) / 8;
+}
+
+/* Makes an empty array of at least cap items, unpublished, in *root. */
 static int new_array(struct shoal_list *l, uint64_t cap, uint64_t *root)
 {
   int rc = shoal__heap_alloc(&l->heap, ARRAY_HDR + cap * 8, root);
+  if (rc) /* an array that can never fit: the list is full, whatever the item */
+    return rc == SHOAL_E2BIG ? SHOAL_ENOMEM : rc;
+  shoal__st64(at(l, A_CAP(P(*root))), block_cap(l, *root));
+  shoal__st64(at(l, A_LEN(P(*root))), 0);
+  shoal__st64(at(l, A_SPARE(P(*root))), 0);
+  return 0;
+}
+
+/* Makes an empty array of at least cap items with its spare (a block of the
+ * same size), unpublished, in *root. */
+static int new_array_pair(struct shoal_list *l, uint64_t cap, uint64_t *root)
+{
+  uint64_t spare;
+  int rc = new_array(l, cap, root);
   if (rc)
     return rc;
-  shoal__st64(at(l, A_CAP(P(*root))), cap);
-  shoal__st64(at(l, A_LEN(P(*root))), 0);
+  if ((rc = new_array(l, cap, &spare)) != 0) {
+    shoal__heap_free(&l->heap, *root);
+    return rc;
+  }
+  shoal__st64(at(l, A_SPARE(P(*root))), spare);
   return 0;
 }
 
 static int list_init(struct shoal__heap *h)
 {
   uint64_t root;
-  int rc = new_array((struct shoal_list *)h, ARRAY_MIN, &root);
+  int rc = new_array_pair((struct shoal_list *)h, ARRAY_MIN, &root);
   if (rc == 0)
     shoal__st64(&h->ctl->root, root);
   return rc;
 }
 
-/* Repair: keep the array and its first len items; the list ends before the
- * first item that is not a sound block. */
+/* Marks the spare of an array of cap items during a repair; false when it is
+ * not a sound block that size, or is already marked: the array itself or
+ * one of its items (it cannot be, by construction), so mark it last. */
+static bool spare_mark(struct shoal_list *l, uint64_t spare, uint64_t cap, uint64_t size)
+{
+  struct shoal__heap *h = &l->heap;
+  if (!shoal__heap_block_ok(h, spare, ARRAY_HDR + cap * 8, size))
+    return false;
+  uint32_t mark = shoal__ld32(&((struct shoal__heap_blk *)at(l, spare))->mark);
+  return mark != (uint32_t)h->ctl->epoch && shoal__heap_mark(h, spare);
+}
+
+/* Repair: keep the array, its first len items and its spare; the list ends
+ * before the first item that is not a sound block, and a spare that is not
+ * one is dropped (the next shift takes a new one). */
 static uint64_t list_mark(struct shoal__heap *h)
 {
   struct shoal_list *l = (struct shoal_list *)h;
@@ -100,7 +144,7 @@ static uint64_t list_mark(struct shoal__heap *h)
   uint64_t size = h->ctl->size;
   if (array_view(l, size, &v) != 0 || !shoal__heap_mark(h, v.root)) {
     shoal__heap_reset(h);
-    list_init(h); /* the arena is empty: an array always fits */
+    list_init(h); /* the arena is empty: two arrays always fit */
     return 0;
   }
   uint64_t i = 0;
@@ -110,6 +154,9 @@ static uint64_t list_mark(struct shoal__heap *h)
       break;
   }
   shoal__st64(at(l, A_LEN(v.arr)), i);
+  uint64_t spare = shoal__ld64(at(l, A_SPARE(v.arr)));
+  if (spare && !spare_mark(l, spare, v.cap, size))
+    shoal__st64(at(l, A_SPARE(v.arr)), 0);
   return i;
 }
 
@@ -168,8 +215,10 @@ int shoal_list_get(shoal_list *l, size_t index, void *buf, size_t *len)
   int result;
   for (;;) {
     uint64_t size;
-    uint32_t seq = shoal__heap_read_begin(&l->heap, &size);
+    uint32_t seq;
     struct view v;
+    if ((result = shoal__heap_read_begin(&l->heap, &seq, &size)) != 0)
+      return result;
     *len = room;
     result = array_view(l, size, &v);
     if (result == 0) {
@@ -209,14 +258,26 @@ static int new_item(struct shoal_list *l, const void *bytes, size_t len, uint64_
 }
 
 /* Publishes array `root` (len items) in place of the current one. */
-static void publish(struct shoal_list *l, struct view *old, uint64_t root, uint64_t len)
+static void publish(struct shoal_list *l, uint64_t root, uint64_t len)
 {
   struct shoal__heap_ctl *c = l->heap.ctl;
   shoal__st64(at(l, A_LEN(P(root))), len);
   shoal__st64(&c->root, root); /* the commit */
   shoal__st64(&c->gen, c->gen + 1);
   shoal__st64(&c->count, len);
-  shoal__heap_free(&l->heap, old->root);
+}
+
+/* Returns the current array's spare, ready to be written, in *spare: the
+ * one it owns, or a new one when it has none (only after a repair dropped
+ * a damaged spare; then this can be SHOAL_ENOMEM). */
+static int take_spare(struct shoal_list *l, struct view *v, uint64_t *spare)
+{
+  *spare = shoal__ld64(at(l, A_SPARE(v->arr)));
+  if (*spare && block_cap(l, *spare) >= v->cap) {
+    shoal__st64(at(l, A_CAP(P(*spare))), block_cap(l, *spare));
+    return 0;
+  }
+  return new_array(l, v->cap, spare);
 }
 
 /* Inserts item at index <= len, as a writer. */
@@ -229,8 +290,9 @@ static int insert_at(struct shoal_list *l, struct view *v, uint64_t index, uint6
     shoal__st64(&c->count, v->len + 1);
     return 0;
   }
-  uint64_t root, cap = v->len < v->cap ? v->cap : v->cap * 2;
-  int rc = new_array(l, cap, &root);
+  uint64_t root, old_spare = shoal__ld64(at(l, A_SPARE(v->arr)));
+  bool grow = v->len == v->cap;
+  int rc = grow ? new_array_pair(l, v->cap + 1, &root) : take_spare(l, v, &root);
   if (rc)
     return rc;
   uint64_t arr = P(root);
@@ -240,7 +302,14 @@ static int insert_at(struct shoal_list *l, struct view *v, uint64_t index, uint6
     else
       shoal__st64(at(l, A_ITEM(arr, i)), shoal__ld64(at(l, A_ITEM(v->arr, j++))));
   }
-  publish(l, v, root, v->len + 1);
+  if (!grow)
+    shoal__st64(at(l, A_SPARE(arr)), v->root); /* the old array becomes the spare */
+  publish(l, root, v->len + 1);
+  if (grow) {
+    shoal__heap_free(&l->heap, v->root);
+    if (old_spare)
+      shoal__heap_free(&l->heap, old_spare);
+  }
   return 0;
 }
 
@@ -309,13 +378,14 @@ static int remove_at(struct shoal_list *l, struct view *v, uint64_t index)
     shoal__st64(&c->count, v->len - 1);
   } else {
     uint64_t root;
-    int rc = new_array(l, v->cap, &root);
+    int rc = take_spare(l, v, &root);
     if (rc)
       return rc;
     for (uint64_t i = 0, j = 0; i < v->len; i++)
       if (i != index)
         shoal__st64(at(l, A_ITEM(P(root), j++)), shoal__ld64(at(l, A_ITEM(v->arr, i))));
-    publish(l, v, root, v->len - 1);
+    shoal__st64(at(l, A_SPARE(P(root))), v->root); /* the old array becomes the spare */
+    publish(l, root, v->len - 1);
   }
   shoal__heap_free(&l->heap, item);
   return 0;
@@ -361,7 +431,7 @@ int shoal_list_clear(shoal_list *l)
   if (rc)
     return rc;
   shoal__heap_reset(&l->heap);
-  rc = list_init(&l->heap); /* the arena is empty: an array always fits */
+  rc = list_init(&l->heap); /* the arena is empty: two arrays always fit */
   shoal__heap_write_end(&l->heap);
   return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "platform/platform.h"
@@ -133,15 +134,24 @@ static void sweep(uint32_t pid, void *arg)
 
 static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
-static uint32_t watched_pid; /* the process our watcher watches; guarded by watch_mu */
+/* Guarded by watch_mu: */
+static uint32_t watched_pid; /* the process `watcher` watches (0: none) */
+static struct shoal__plat_watcher watcher = {.fd = -1};
+static bool starting; /* a thread is starting a watcher, with watch_mu dropped */
 
 static void before_fork(void)
 {
   pthread_mutex_lock(&watch_mu);
 }
 
-static void after_fork(void)
+static void after_fork_parent(void)
 {
+  pthread_mutex_unlock(&watch_mu);
+}
+
+static void after_fork_child(void)
+{
+  starting = false; /* whichever thread was starting one is not in this process */
   pthread_mutex_unlock(&watch_mu);
 }
 
@@ -149,7 +159,7 @@ static void register_atfork(void)
 {
   /* A fork while another thread holds watch_mu must not leave the child's
    * copy locked forever. */
-  pthread_atfork(before_fork, after_fork, after_fork);
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 int shoal__tracker_watch(void)
@@ -157,14 +167,34 @@ int shoal__tracker_watch(void)
   int rc = 0;
   pthread_once(&watch_once, register_atfork);
   pthread_mutex_lock(&watch_mu);
-  uint32_t me = (uint32_t)getpid();
-  if (watched_pid != me) {
-    /* The watch_death fork runs our atfork handlers: drop the mutex for it. */
+  /* Another thread is starting one: wait for it rather than start a second.
+   * A sleep, not a condition variable: one does not survive a fork made
+   * while threads wait on it. */
+  while (starting) {
     pthread_mutex_unlock(&watch_mu);
-    rc = shoal__plat_watch_death(sweep, NULL);
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
     pthread_mutex_lock(&watch_mu);
-    if (rc == 0)
+  }
+  uint32_t me = (uint32_t)getpid();
+  /* None yet; our parent's (a forked child inherits the handle with the
+   * memory); or it ended: killed, or it found us dead by mistake.  The new
+   * watcher's sweep covers the segments made before it too. */
+  if (watched_pid != me || !shoal__plat_watcher_alive(&watcher)) {
+    struct shoal__plat_watcher w;
+    shoal__plat_watcher_forget(&watcher);
+    watched_pid = 0;
+    starting = true;
+    /* The watch_death fork runs our atfork handlers (and glibc holds its own
+     * atfork lock around them, which another thread's fork may hold while it
+     * waits for watch_mu): drop the mutex for it. */
+    pthread_mutex_unlock(&watch_mu);
+    rc = shoal__plat_watch_death(sweep, NULL, &w);
+    pthread_mutex_lock(&watch_mu);
+    starting = false;
+    if (rc == 0) {
+      watcher = w;
       watched_pid = me;
+    }
   }
   pthread_mutex_unlock(&watch_mu);
   return rc;

@@ -19,8 +19,8 @@
 #include "shoal/shared.h"
 
 // shoal__tracker_watch makes sure a watcher runs for the calling process
-// (one per process; a forked child starts its own).  Returns 0 or an error
-// from shoal__plat_watch_death.
+// (one per process; a forked child starts its own, and one that ended is
+// replaced).  Returns 0 or an error from shoal__plat_watch_death.
 int shoal__tracker_watch(void);
 
 // shoal__tracker_add records that the calling process created segment `name`

@@ -3,9 +3,11 @@
 // iteration/clear/pop), growth past the initial size seen by every process,
 // the memory bound, 4 processes x 100,000 mixed operations checked against a
 // model, killed writers and stopped readers, named dicts in unrelated
-// processes, bad input.
+// processes, truncated and damaged files, bad input.
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "helper_spawn.h"
+#include "shared/heap.h" /* white-box: the control block's layout, to damage it */
 #include "support.h"
 
 static shoal_dict *dict;
@@ -296,6 +299,27 @@ SH_TEST(dict, full_is_enomem_and_changes_nothing)
     SH_ASSERT_OK(shoal_dict_set(dict, k, strlen(k), v, sizeof v));
   }
   cr_assert_eq(shoal_dict_len(dict), (size_t)(n - n / 2 + n / 2));
+  shoal_dict_destroy(dict);
+}
+
+/* Blocks are powers of two, so an entry over about half of max_size can never
+ * be placed, even in an empty dict: that is E2BIG, not ENOMEM (the dict is
+ * not full; deleting would never make room). */
+SH_TEST(dict, an_entry_over_half_the_bound_is_e2big)
+{
+  static char v[70000];
+  char buf[8];
+  SH_ASSERT_OK(shoal_dict_create(&dict, &(shoal_container_opts){.max_size = 64 * 1024}));
+  SH_ASSERT_OK(set_str("small", "x"));
+  const size_t never[] = {33 * 1024, 40000, 63000, 64 * 1024, 70000};
+  for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+    SH_ASSERT_ERR(shoal_dict_set(dict, "big", 3, v, never[i]), SHOAL_E2BIG);
+  cr_assert_eq(shoal_dict_len(dict), 1);
+  SH_ASSERT_OK(get_str("small", buf, sizeof buf));
+  cr_assert_str_eq(buf, "x");
+  /* Just under half fits (a 32 KiB block), in the same dict. */
+  SH_ASSERT_OK(shoal_dict_set(dict, "big", 3, v, 30000));
+  cr_assert_eq(shoal_dict_len(dict), 2);
   shoal_dict_destroy(dict);
 }
 
@@ -626,4 +650,106 @@ SH_TEST(dict_named, open_checks_the_type)
     fputs("not a dict ", f);
   fclose(f);
   SH_ASSERT_ERR(shoal_dict_open(&d2, foreign, NULL, NULL), SHOAL_ECORRUPT);
+}
+
+/* ---- named: truncated and damaged files ----------------------------------- */
+
+static void shm_path(char *path, size_t cap, const char *name)
+{
+  snprintf(path, cap, "/dev/shm/%.250s", name);
+}
+
+static off_t shm_size(const char *name)
+{
+  char path[300];
+  struct stat st;
+  shm_path(path, sizeof path, name);
+  cr_assert(stat(path, &st) == 0);
+  return st.st_size;
+}
+
+/* A stray truncate, a disk-full tool, a half-made copy. */
+static void shm_truncate(const char *name, off_t len)
+{
+  char path[300];
+  shm_path(path, sizeof path, name);
+  cr_assert(truncate(path, len) == 0);
+}
+
+/* Overwrites the 64-bit field at offset `field` of the heap's control block. */
+static void ctl_poke(const char *name, size_t field, uint64_t value)
+{
+  char path[300];
+  shm_path(path, sizeof path, name);
+  int fd = open(path, O_RDWR);
+  cr_assert(fd >= 0);
+  cr_assert(pwrite(fd, &value, sizeof value, (off_t)(SHOAL__REGION_HEADER_SIZE + field)) ==
+            (ssize_t)sizeof value);
+  close(fd);
+}
+
+/* Fills dict `d` with n keys "k<i>" of 1000-byte values. */
+static void fill_big(shoal_dict *d, int n)
+{
+  static char v[1000];
+  char k[32];
+  for (int i = 0; i < n; i++) {
+    snprintf(k, sizeof k, "k%d", i);
+    SH_ASSERT_OK(shoal_dict_set(d, k, strlen(k), v, sizeof v));
+  }
+}
+
+SH_TEST(dict_named, a_truncated_or_damaged_file_is_ecorrupt)
+{
+  const char *name = sh_name("dict-trunc");
+  shoal_open_opts create = {.flags = SHOAL_OPEN_CREATE};
+  SH_ASSERT_OK(shoal_dict_open(&dict, name, NULL, &create));
+  fill_big(dict, 2000);
+  shoal_dict_close(dict);
+  cr_assert(shm_size(name) > 1024 * 1024);
+  /* Cut to its first 64 KiB: the header is fine, the entries are gone. */
+  shm_truncate(name, 64 * 1024);
+  SH_ASSERT_ERR(shoal_dict_open(&dict, name, NULL, NULL), SHOAL_ECORRUPT);
+  SH_ASSERT_ERR(shoal_dict_open(&dict, name, NULL, &create), SHOAL_ECORRUPT);
+
+  /* A control block that contradicts itself. */
+  const char *bad = sh_name("dict-ctl");
+  SH_ASSERT_OK(shoal_dict_open(&dict, bad, NULL, &create));
+  SH_ASSERT_OK(set_str("a", "b"));
+  shoal_dict_close(dict);
+  uint64_t size = (uint64_t)shm_size(bad);
+  ctl_poke(bad, offsetof(struct shoal__heap_ctl, brk), size + 4096); /* blocks past the end */
+  SH_ASSERT_ERR(shoal_dict_open(&dict, bad, NULL, NULL), SHOAL_ECORRUPT);
+  ctl_poke(bad, offsetof(struct shoal__heap_ctl, brk), 512);
+  ctl_poke(bad, offsetof(struct shoal__heap_ctl, size), (uint64_t)1 << 31); /* over max_size */
+  SH_ASSERT_ERR(shoal_dict_open(&dict, bad, NULL, NULL), SHOAL_ECORRUPT);
+  ctl_poke(bad, offsetof(struct shoal__heap_ctl, size), size * 4); /* over the file */
+  SH_ASSERT_ERR(shoal_dict_open(&dict, bad, NULL, NULL), SHOAL_ECORRUPT);
+  ctl_poke(bad, offsetof(struct shoal__heap_ctl, size), size);
+  SH_ASSERT_OK(shoal_dict_open(&dict, bad, NULL, NULL)); /* whole again */
+  shoal_dict_close(dict);
+}
+
+/* Truncated while open: a process cannot be protected from memory it already
+ * uses vanishing (SIGBUS, as for any mapped file), but when the dict grew
+ * elsewhere, the first call that sees the new size checks the file first. */
+SH_TEST(dict_named, truncated_after_open_is_seen_with_the_growth)
+{
+  const char *name = sh_name("dict-shrunk");
+  shoal_dict *other;
+  char buf[8];
+  SH_ASSERT_OK(shoal_dict_open(&dict, name, NULL, &(shoal_open_opts){.flags = SHOAL_OPEN_CREATE}));
+  SH_ASSERT_OK(set_str("first", "1"));
+  SH_ASSERT_OK(shoal_dict_open(&other, name, NULL, NULL));
+  fill_big(other, 2000);
+  shm_truncate(name, 64 * 1024);
+  size_t len = sizeof buf;
+  SH_ASSERT_ERR(shoal_dict_get(dict, "k1999", 5, buf, &len), SHOAL_ECORRUPT);
+  SH_ASSERT_ERR(shoal_dict_contains(dict, "first", 5), SHOAL_ECORRUPT);
+  SH_ASSERT_ERR(set_str("second", "2"), SHOAL_ECORRUPT);
+  shoal_dict_iter it = SHOAL_DICT_ITER_INIT;
+  len = sizeof buf;
+  SH_ASSERT_ERR(shoal_dict_next(dict, &it, buf, &len, NULL, NULL), SHOAL_ECORRUPT);
+  shoal_dict_close(other);
+  shoal_dict_close(dict);
 }

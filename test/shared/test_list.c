@@ -2,13 +2,14 @@
 // The shared list: Manager().list() behaviours (append, insert, get, set,
 // delete, pop, len, clear), bounds, growth across processes, the memory
 // bound, 4 processes x 100,000 mixed operations checked against a model,
-// killed writers, named lists, bad input.
+// killed writers, named lists, truncated files, bad input.
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helper_spawn.h"
@@ -131,6 +132,89 @@ SH_TEST(list, full_is_enomem)
   SH_ASSERT_OK(shoal_list_append(list, item, sizeof item));
   static char huge[128 * 1024];
   SH_ASSERT_ERR(shoal_list_append(list, huge, sizeof huge), SHOAL_E2BIG);
+  shoal_list_destroy(list);
+}
+
+/* Item i of the shrink test: its number, then filler up to len bytes. */
+static size_t numbered(char *buf, size_t len, int i)
+{
+  memset(buf, 'f', len);
+  if (len >= sizeof i)
+    memcpy(buf, &i, sizeof i);
+  return len;
+}
+
+static int number_at(size_t index, size_t len)
+{
+  char buf[600];
+  int i = -1;
+  size_t n = sizeof buf;
+  SH_ASSERT_OK(shoal_list_get(list, index, buf, &n));
+  cr_assert_eq(n, len);
+  if (len >= sizeof i)
+    memcpy(&i, buf, sizeof i);
+  return i;
+}
+
+/* A list filled to its bound can always be shrunk: delete anywhere and pop
+ * need no memory (del l[0] on a full list used to be ENOMEM). */
+SH_TEST(list, a_full_list_can_always_shrink)
+{
+  const size_t sizes[] = {0, 8, 100, 500};
+  char item[600];
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t len = sizes[s];
+    SH_ASSERT_OK(shoal_list_create(&list, &(shoal_container_opts){.max_size = 64 * 1024}));
+    int n = 0, rc;
+    while ((rc = shoal_list_append(list, item, numbered(item, len, n))) == 0)
+      n++;
+    SH_ASSERT_ERR(rc, SHOAL_ENOMEM);
+    cr_assert(n > 20, "only %d items of %zu bytes", n, len);
+    /* Full, also for an insert in the middle: nothing changed. */
+    rc = shoal_list_insert(list, 1, item, numbered(item, len, -1));
+    cr_assert(rc == 0 || rc == SHOAL_ENOMEM, "insert: %s", shoal_err_name(rc));
+    if (rc == 0)
+      SH_ASSERT_OK(shoal_list_delete(list, 1));
+    cr_assert_eq(shoal_list_len(list), (size_t)n);
+    SH_ASSERT_OK(shoal_list_delete(list, 0));
+    SH_ASSERT_OK(shoal_list_delete(list, 5));
+    SH_ASSERT_OK(shoal_list_delete(list, (size_t)n / 2));
+    size_t got = sizeof item;
+    SH_ASSERT_OK(shoal_list_pop(list, item, &got));
+    SH_ASSERT_OK(shoal_list_delete(list, 0));
+    /* Then empty it from the front, checking the order on the way. */
+    size_t left = shoal_list_len(list);
+    cr_assert_eq(left, (size_t)n - 5);
+    int last = -1;
+    while (left > 0) {
+      if (len >= sizeof(int)) {
+        int i = number_at(0, len);
+        cr_assert(i > last && i < n - 1, "item %d after %d", i, last);
+        last = i;
+      }
+      SH_ASSERT_OK(shoal_list_delete(list, 0));
+      cr_assert_eq(shoal_list_len(list), --left);
+    }
+    /* The room came back. */
+    SH_ASSERT_OK(shoal_list_append(list, item, len));
+    shoal_list_destroy(list);
+  }
+}
+
+/* Blocks are powers of two: an item over about half of max_size can never be
+ * placed, even in an empty list; that is E2BIG, not ENOMEM. */
+SH_TEST(list, an_item_over_half_the_bound_is_e2big)
+{
+  static char item[70000];
+  SH_ASSERT_OK(shoal_list_create(&list, &(shoal_container_opts){.max_size = 64 * 1024}));
+  const size_t never[] = {33 * 1024, 40000, 63000, 64 * 1024, 70000};
+  for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+    SH_ASSERT_ERR(shoal_list_append(list, item, never[i]), SHOAL_E2BIG);
+  cr_assert_eq(shoal_list_len(list), 0);
+  SH_ASSERT_OK(shoal_list_append(list, item, 30000));
+  SH_ASSERT_ERR(shoal_list_set(list, 0, item, 40000), SHOAL_E2BIG);
+  SH_ASSERT_ERR(shoal_list_insert(list, 0, item, 40000), SHOAL_E2BIG);
+  cr_assert_eq(shoal_list_len(list), 1);
   shoal_list_destroy(list);
 }
 
@@ -356,5 +440,44 @@ SH_TEST(list_named, unrelated_process_appends)
   cr_assert_str_eq(buf, "item4999");
   shoal_dict *d;
   SH_ASSERT_ERR(shoal_dict_open(&d, name, NULL, NULL), SHOAL_ETYPE);
+  shoal_list_close(list);
+}
+
+SH_TEST(list_named, a_truncated_file_is_ecorrupt)
+{
+  const char *name = sh_name("list-trunc");
+  static char item[2000];
+  char path[300];
+  struct stat st;
+  shoal_open_opts create = {.flags = SHOAL_OPEN_CREATE};
+  SH_ASSERT_OK(shoal_list_open(&list, name, NULL, &create));
+  for (int i = 0; i < 500; i++)
+    SH_ASSERT_OK(shoal_list_append(list, item, sizeof item));
+  shoal_list_close(list);
+  snprintf(path, sizeof path, "/dev/shm/%.250s", name);
+  cr_assert(stat(path, &st) == 0 && st.st_size > 512 * 1024);
+  cr_assert(truncate(path, 64 * 1024) == 0);
+  SH_ASSERT_ERR(shoal_list_open(&list, name, NULL, NULL), SHOAL_ECORRUPT);
+  SH_ASSERT_ERR(shoal_list_open(&list, name, NULL, &create), SHOAL_ECORRUPT);
+}
+
+/* Truncated while open: see dict_named/truncated_after_open_is_seen_with_the_growth. */
+SH_TEST(list_named, truncated_after_open_is_seen_with_the_growth)
+{
+  const char *name = sh_name("list-shrunk");
+  static char item[2000];
+  char path[300];
+  shoal_list *other;
+  SH_ASSERT_OK(shoal_list_open(&list, name, NULL, &(shoal_open_opts){.flags = SHOAL_OPEN_CREATE}));
+  SH_ASSERT_OK(append_str("first"));
+  SH_ASSERT_OK(shoal_list_open(&other, name, NULL, NULL));
+  for (int i = 0; i < 500; i++)
+    SH_ASSERT_OK(shoal_list_append(other, item, sizeof item));
+  snprintf(path, sizeof path, "/dev/shm/%.250s", name);
+  cr_assert(truncate(path, 64 * 1024) == 0);
+  size_t len = sizeof item;
+  SH_ASSERT_ERR(shoal_list_get(list, 500, item, &len), SHOAL_ECORRUPT);
+  SH_ASSERT_ERR(append_str("second"), SHOAL_ECORRUPT);
+  shoal_list_close(other);
   shoal_list_close(list);
 }

@@ -4,6 +4,7 @@
 // persistent ones and attached ones stay), shoal_shm_list, bad input.
 // Interoperability with the real python3 is in test_shm_python.c.
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -487,4 +488,135 @@ SH_TEST(shm_tracker, the_watcher_ignores_interrupts)
   cr_assert_eq(sh_wait(creator, 5000), 128 + SIGKILL);
   cr_assert(gone_within(child_name, 5000), "the watcher did not do its job");
   cr_assert_eq(sh_wait(watcher, 5000), 0); /* and then it ended */
+}
+
+/* ---- the watcher's own file descriptors and its death ----------------------- */
+
+/* What the creator child of the tests below talks through: it reports on
+ * `report`, waits for a byte on `go` before its second create, and (unless
+ * -1) sends its stderr to `err`. */
+struct creator {
+  int report, go, err;
+  bool close_stderr;
+  const char *names[2];
+};
+
+static int creator_main(void *arg)
+{
+  struct creator *c = arg;
+  shoal_shm *s;
+  char byte;
+  if (c->err >= 0)
+    dup2(c->err, STDERR_FILENO);
+  /* A daemon, or a program started with <&- >&-: the next descriptors
+   * opened are 0 and 1 (and 2). */
+  close(STDIN_FILENO);
+  close(STDOUT_FILENO);
+  if (c->close_stderr)
+    close(STDERR_FILENO);
+  for (int i = 0; i < 2; i++) {
+    if (i > 0 && read(c->go, &byte, 1) != 1)
+      return 3;
+    if (shoal_shm_create(&s, c->names[i], 64, NULL) != 0)
+      return 1;
+    if (write(c->report, "x\n", 2) != 2)
+      return 2;
+  }
+  for (;;)
+    pause();
+}
+
+/* Starts the creator child with its pipes; *out_report and *out_go are ours. */
+static pid_t creator_start(struct creator *c, int *out_report, int *out_go, int *out_err)
+{
+  int r[2], g[2], e[2] = {-1, -1};
+  cr_assert(pipe(r) == 0 && pipe(g) == 0);
+  if (out_err)
+    cr_assert(pipe(e) == 0);
+  c->report = r[1];
+  c->go = g[0];
+  c->err = e[1];
+  pid_t p = sh_fork(creator_main, c);
+  close(r[1]);
+  close(g[0]);
+  if (e[1] >= 0)
+    close(e[1]);
+  *out_report = r[0];
+  *out_go = g[1];
+  if (out_err)
+    *out_err = e[0];
+  return p;
+}
+
+static bool readable_now(int fd)
+{
+  struct pollfd p = {fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+/* With stdin and stdout closed the owner's pidfd was fd 0, which the watcher
+ * pointed at /dev/null: it swept at once, under a live owner (unlinking its
+ * segment and printing the "died" warning), and was gone when the owner was
+ * killed. */
+static void creator_with_closed_std_fds(bool close_stderr)
+{
+  char line[16];
+  int report, go, err = -1;
+  struct creator c = {.close_stderr = close_stderr,
+                      .names = {sh_name("nostd-a"), sh_name("nostd-b")}};
+  pid_t p = creator_start(&c, &report, &go, close_stderr ? NULL : &err);
+  sh_read_line(report, line, sizeof line, 5000);
+  cr_assert(write(go, "g", 1) == 1);
+  sh_read_line(report, line, sizeof line, 5000);
+  sh_sleep_ms(300); /* a watcher that thinks its owner died has acted by now */
+  cr_assert(shm_exists(c.names[0]), "the segment of a live creator was unlinked");
+  cr_assert(shm_exists(c.names[1]), "the segment of a live creator was unlinked");
+  if (err >= 0)
+    cr_assert(!readable_now(err), "the watcher reported a live creator dead");
+  kill(p, SIGKILL);
+  cr_assert_eq(sh_wait(p, 5000), 128 + SIGKILL);
+  cr_assert(gone_within(c.names[0], 5000), "the killed creator's segment stayed");
+  cr_assert(gone_within(c.names[1], 5000), "the killed creator's segment stayed");
+  cr_assert_eq(records_of(c.names[0]), 0);
+  if (err >= 0) {
+    cr_assert(readable_now(err), "no warning about the leaked segments");
+    close(err);
+  }
+  close(report);
+  close(go);
+}
+
+SH_TEST(shm_tracker, a_creator_without_stdin_and_stdout_is_watched)
+{
+  creator_with_closed_std_fds(false);
+}
+
+SH_TEST(shm_tracker, a_creator_without_any_std_fd_is_watched)
+{
+  creator_with_closed_std_fds(true);
+}
+
+/* A watcher that ends (killed, here) is replaced by the creator's next
+ * create, and the new one covers the segments made before it too. */
+SH_TEST(shm_tracker, a_dead_watcher_is_replaced_by_the_next_create)
+{
+  char line[16];
+  int report, go;
+  struct creator c = {.names = {sh_name("rewatch-a"), sh_name("rewatch-b")}};
+  pid_t p = creator_start(&c, &report, &go, NULL);
+  sh_read_line(report, line, sizeof line, 5000);
+  pid_t watcher = 0;
+  for (int i = 0; i < 500 && !(watcher = other_child(p)); i++)
+    sh_sleep_ms(10); /* reparented to us once its intermediate parent exits */
+  cr_assert(watcher > 0, "no watcher process found");
+  kill(watcher, SIGKILL);
+  cr_assert_eq(sh_wait(watcher, 5000), 128 + SIGKILL);
+  cr_assert(write(go, "g", 1) == 1);
+  sh_read_line(report, line, sizeof line, 5000);
+  kill(p, SIGKILL);
+  cr_assert_eq(sh_wait(p, 5000), 128 + SIGKILL);
+  cr_assert(gone_within(c.names[1], 5000), "the segment made after the watcher died stayed");
+  cr_assert(gone_within(c.names[0], 5000), "the segment made before the watcher died stayed");
+  close(report);
+  close(go);
 }

@@ -57,6 +57,15 @@ int shoal__plat_file_open(const char *name, int *fd, uint64_t *size)
   return 0;
 }
 
+int shoal__plat_file_size(int fd, uint64_t *size)
+{
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return err_from_errno(errno);
+  *size = (uint64_t)st.st_size;
+  return 0;
+}
+
 int shoal__plat_file_read(int fd, uint64_t off, void *buf, size_t len)
 {
   size_t got = 0;
