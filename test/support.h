@@ -16,6 +16,11 @@
 #define SH_TEST(suite, name, ...)                                                                  \
   Test(suite, name, .init = sh_setup, .fini = sh_teardown, .timeout = 60, ##__VA_ARGS__)
 
+/* SH_TEST for the few load tests that may need minutes under a sanitizer on
+ * a busy machine. */
+#define SH_TEST_LONG(suite, name, ...)                                                             \
+  Test(suite, name, .init = sh_setup, .fini = sh_teardown, .timeout = 240, ##__VA_ARGS__)
+
 #define SH_ASSERT_OK(expr)                                                                         \
   do {                                                                                             \
     int sh_rc_ = (expr);                                                                           \

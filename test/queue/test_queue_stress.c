@@ -91,9 +91,9 @@ static int stress_producer(void *arg)
   unsigned char buf[4096];
   for (uint32_t seq = 0; seq < PER_PRODUCER; seq++) {
     size_t len = build(buf, id, seq, &rnd, 4096 - sizeof(struct msg_head));
-    if (shoal_queue_put(q, buf, len, SHOAL_SEC(30)) != 0)
+    if (shoal_queue_put(q, buf, len, SHOAL_SEC(200)) != 0)
       return 1;
-    if (seq % (PER_PRODUCER / EMPTIES) == 0 && shoal_queue_put(q, NULL, 0, SHOAL_SEC(30)) != 0)
+    if (seq % (PER_PRODUCER / EMPTIES) == 0 && shoal_queue_put(q, NULL, 0, SHOAL_SEC(200)) != 0)
       return 2;
   }
   return 0;
@@ -108,7 +108,7 @@ static int stress_consumer(void *arg)
     last[i] = -1;
   for (;;) {
     size_t len = sizeof buf;
-    if (shoal_queue_get(q, buf, &len, SHOAL_SEC(30)) != 0)
+    if (shoal_queue_get(q, buf, &len, SHOAL_SEC(200)) != 0)
       return 1;
     if (len == 0) {
       ss->empties++;
@@ -129,7 +129,7 @@ static int stress_consumer(void *arg)
   }
 }
 
-SH_TEST(queue_stress, mpmc_four_by_four_million)
+SH_TEST_LONG(queue_stress, mpmc_four_by_four_million)
 {
   pid_t prod[PRODUCERS], cons[CONSUMERS];
   ss = mmap(NULL, sizeof *ss, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -140,11 +140,11 @@ SH_TEST(queue_stress, mpmc_four_by_four_million)
   for (int i = 0; i < PRODUCERS; i++)
     prod[i] = sh_fork(stress_producer, (void *)(intptr_t)i);
   for (int i = 0; i < PRODUCERS; i++)
-    cr_assert_eq(sh_wait(prod[i], 50000), 0, "producer %d failed", i);
+    cr_assert_eq(sh_wait(prod[i], 200000), 0, "producer %d failed", i);
   for (int i = 0; i < CONSUMERS; i++)
     SH_ASSERT_OK(shoal_queue_put(q, "stop", 4, SHOAL_SEC(10)));
   for (int i = 0; i < CONSUMERS; i++)
-    cr_assert_eq(sh_wait(cons[i], 50000), 0, "consumer %d failed", i);
+    cr_assert_eq(sh_wait(cons[i], 200000), 0, "consumer %d failed", i);
   cr_assert_eq(ss->bad, 0, "%d corrupt messages", (int)ss->bad);
   cr_assert_eq(ss->out_of_order, 0, "%d messages out of producer order", (int)ss->out_of_order);
   long missing = 0, dup = 0;
@@ -215,7 +215,7 @@ static int kill_consumer(void *arg)
   }
 }
 
-SH_TEST(queue_stress, kill_loop_loses_only_what_is_counted)
+SH_TEST_LONG(queue_stress, kill_loop_loses_only_what_is_counted)
 {
   enum { NP = 2, NC = 2 };
   pid_t prod[NP], cons[NC];
