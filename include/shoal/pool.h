@@ -92,7 +92,8 @@ typedef struct shoal_task_error {
   int signal;      /* SHOAL_EWORKERDIED: the signal that killed the worker, 0 when
                       it exited (then exitcode holds its exit code) */
   int exitcode;    /* SHOAL_EWORKERDIED without a signal: the worker's exit code */
-  int pid;         /* the worker process that ran the task (0 for threads) */
+  int pid;         /* the worker process that ran the failed task (0 for threads,
+                      for successes and for failures shoal made itself) */
   size_t index;    /* the item's index in its map (0 for submit/apply) */
   char message[SHOAL_TASK_MSG_MAX]; /* the task's message, or shoal's */
 } shoal_task_error;

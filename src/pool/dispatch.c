@@ -368,6 +368,27 @@ static int build_map(shoal_pool *pool, struct source *s, struct shoal_future **d
       end = f->n;
     if (s->next_item >= end)
       return 0;
+    if (f->src.array && !star) {
+      /* Fixed-size items: one tight loop. */
+      size_t size = f->src.size, rec = 8 + pad8(size);
+      size_t most = (limit - len) / rec;
+      k = (uint32_t)(end - s->next_item < most ? end - s->next_item : most);
+      at = stage_reserve(pool, len + k * rec);
+      if (at < 0)
+        return SHOAL_ENOMEM;
+      char *dst = pool->stage + at + len;
+      const char *src = (const char *)f->src.array + s->next_item * size;
+      uint64_t l64 = size;
+      for (uint32_t j = 0; j < k; j++, dst += rec, src += size) {
+        memcpy(dst, &l64, 8);
+        memcpy(dst + 8, src, size);
+        if (rec - 8 != size)
+          memset(dst + 8 + size, 0, rec - 8 - size);
+      }
+      len += k * rec;
+      s->next_item += k;
+      goto staged;
+    }
     size_t need = len;
     for (size_t i = s->next_item; i < end; i++) {
       size_t enc = star && !f->src.nargs ? 16 + item_size(&f->src, i) : item_size(&f->src, i);
@@ -392,6 +413,7 @@ static int build_map(shoal_pool *pool, struct source *s, struct shoal_future **d
     len = need;
     s->next_item += k;
   }
+staged:
   if (k == 0)
     return f->n_final ? 0 : 1;
   struct tmsg *m = (struct tmsg *)(pool->stage + at);
@@ -734,7 +756,7 @@ int shoal__pool_map_start(shoal_pool *pool, void (*fn)(void), bool star, const s
     return SHOAL_ENOMEM;
   struct source *s = calloc(1, sizeof *s);
   f->src = *items;
-  f->flags = (star ? TM_STAR : 0) | (iter == 2 ? TM_UNORDERED : 0);
+  f->flags = (star ? TM_STAR : 0) | (iter ? TM_ITER : 0) | (iter == 2 ? TM_UNORDERED : 0);
   if (!items->next) {
     f->n = items->n;
     f->n_final = true;

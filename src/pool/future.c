@@ -109,20 +109,53 @@ void shoal__future_unref(struct shoal_future *f)
   free(f);
 }
 
+/* Allocates a failure record with its message, kept with f's blocks. */
+static struct failure *failure_new(struct shoal_future *f, const char *msg, size_t len)
+{
+  struct block *b = malloc(sizeof *b + sizeof(struct failure) + len + 1);
+  if (!b)
+    return NULL;
+  b->next = f->blocks;
+  f->blocks = b;
+  struct failure *fl = (struct failure *)(b + 1);
+  memset(fl, 0, sizeof *fl);
+  memcpy(fl->msg, msg, len);
+  fl->msg[len] = '\0';
+  return fl;
+}
+
+/* Out of memory for a failure record: the item still fails, without details. */
+static struct failure no_details;
+
 bool shoal__item_set(struct shoal_future *f, size_t i, const char *data, uint32_t len, int code,
                      int pid)
 {
-  if (i >= f->n || f->items[i].done)
+  if (i >= f->n || item_done(&f->items[i]))
     return false;
   struct item *it = &f->items[i];
-  it->data = data;
-  it->len = len;
-  it->code = code;
-  it->pid = pid;
-  it->done = 1;
-  f->ndone++;
-  if (code)
+  if (code == 0 && len <= sizeof it->u.bytes && !(f->flags & TM_ITER)) {
+    memcpy(it->u.bytes, data, len);
+    it->len = ITEM_DONE | ITEM_INLINE | len;
+    it->code = 0;
+    f->ndone++;
+    goto order;
+  }
+  if (code) {
+    size_t n = len < SHOAL_TASK_MSG_MAX - 1 ? len : SHOAL_TASK_MSG_MAX - 1;
+    struct failure *fl = failure_new(f, data, n);
+    if (fl)
+      fl->pid = pid;
+    else
+      fl = &no_details, n = 0;
+    data = (const char *)fl;
+    len = (uint32_t)n;
     f->nfailed++;
+  }
+  it->u.data = data;
+  it->len = ITEM_DONE | len;
+  it->code = code;
+  f->ndone++;
+order:
   if (f->flags & TM_UNORDERED) {
     if (f->norder == f->order_cap) {
       size_t cap = f->order_cap ? f->order_cap * 2 : 64;
@@ -140,7 +173,7 @@ bool shoal__item_set(struct shoal_future *f, size_t i, const char *data, uint32_
 void shoal__item_fail(struct shoal_future *f, size_t i, int code, int signal, int exitcode,
                       int pid, const char *fmt, ...)
 {
-  if (i >= f->n || f->items[i].done)
+  if (i >= f->n || item_done(&f->items[i]))
     return;
   char msg[SHOAL_TASK_MSG_MAX];
   va_list ap;
@@ -148,19 +181,12 @@ void shoal__item_fail(struct shoal_future *f, size_t i, int code, int signal, in
   int n = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   size_t len = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n;
-  struct block *b = malloc(sizeof *b + len + 1);
-  const char *data = "";
-  if (b) {
-    memcpy(b + 1, msg, len + 1);
-    b->next = f->blocks;
-    f->blocks = b;
-    data = (const char *)(b + 1);
-  } else {
-    len = 0;
+  shoal__item_set(f, i, msg, (uint32_t)len, code, pid);
+  struct failure *fl = (struct failure *)f->items[i].u.data;
+  if (fl != &no_details) {
+    fl->signal = signal;
+    fl->exitcode = exitcode;
   }
-  shoal__item_set(f, i, data, (uint32_t)len, code, pid);
-  f->items[i].signal = (int16_t)signal;
-  f->items[i].exitcode = exitcode;
 }
 
 bool shoal__job_check_done(shoal_pool *pool, struct shoal_future *f)
@@ -198,6 +224,8 @@ void shoal__job_mark(struct shoal_future **list, struct shoal_future *f)
 
 void shoal__pool_report(struct shoal_future *list)
 {
+  /* Waiters care about jobs that ended and iterators that got items. */
+  bool wake = false;
   while (list) {
     struct shoal_future *f = list;
     list = f->done_next;
@@ -205,6 +233,7 @@ void shoal__pool_report(struct shoal_future *list)
     f->on_done_list = false;
     bool done = atomic_load(&f->state) != FS_PENDING;
     bool first_report = done && !f->reported;
+    wake = wake || done || (f->flags & TM_ITER);
     struct cb *cbs = NULL;
     if (first_report) {
       f->reported = true;
@@ -233,7 +262,8 @@ void shoal__pool_report(struct shoal_future *list)
     }
     shoal__future_unref(f); /* the list's */
   }
-  shoal__pool_notify();
+  if (wake)
+    shoal__pool_notify();
 }
 
 /* ---- the future API --------------------------------------------------------------------- */
@@ -275,9 +305,9 @@ int shoal_future_item(shoal_future *f, size_t i, const void **buf, size_t *len)
     return SHOAL_ERANGE;
   const struct item *it = &f->items[i];
   if (buf)
-    *buf = it->code ? NULL : it->data;
+    *buf = it->code ? NULL : item_ptr(it);
   if (len)
-    *len = it->code ? 0 : it->len;
+    *len = it->code ? 0 : item_len(it);
   return it->code;
 }
 
@@ -286,14 +316,14 @@ static void fill_error(const struct shoal_future *f, size_t i, shoal_task_error 
   const struct item *it = &f->items[i];
   memset(err, 0, sizeof *err);
   err->code = it->code;
-  err->signal = it->signal;
-  err->exitcode = it->exitcode;
-  err->pid = it->pid;
   err->index = i;
   if (it->code) {
-    size_t n = it->len < sizeof err->message - 1 ? it->len : sizeof err->message - 1;
-    memcpy(err->message, it->data, n);
-    err->message[n] = '\0';
+    const struct failure *fl = (const struct failure *)it->u.data;
+    err->signal = fl->signal;
+    err->exitcode = fl->exitcode;
+    err->pid = fl->pid;
+    if (item_len(it))
+      memcpy(err->message, fl->msg, item_len(it));
   }
 }
 
@@ -629,7 +659,7 @@ int shoal_pool_iter_next(shoal_pool_iter *it, size_t *index, const void **buf, s
         i = f->order[it->next++];
         found = true;
       }
-    } else if (it->next < f->n && f->items[it->next].done) {
+    } else if (it->next < f->n && item_done(&f->items[it->next])) {
       i = it->next++;
       found = true;
     }
@@ -645,10 +675,11 @@ int shoal_pool_iter_next(shoal_pool_iter *it, size_t *index, const void **buf, s
       it->has_last = true;
       if (index)
         *index = i;
+      /* Iterator jobs keep no result inline: the pointer is stable. */
       if (buf)
-        *buf = copy.code ? NULL : copy.data;
+        *buf = copy.code ? NULL : item_ptr(&copy);
       if (len)
-        *len = copy.code ? 0 : copy.len;
+        *len = copy.code ? 0 : item_len(&copy);
       return copy.code;
     }
     if (end)

@@ -50,7 +50,7 @@
 
 enum { TM_STAR = 1, TM_CANCELLABLE = 2 };
 /* Job flags beyond the message's. */
-enum { TM_UNORDERED = 0x100 };
+enum { TM_UNORDERED = 0x100, TM_ITER = 0x200 };
 
 /* A task message: a batch of ntasks tasks of one job, items first.. */
 struct tmsg {
@@ -103,7 +103,6 @@ struct wslot {
   _Atomic uint64_t valid;       /* bytes of complete records in the scratch */
   _Atomic int32_t pid;
   _Atomic uint32_t init_failed;
-  _Atomic uint64_t tasks_started; /* lifetime count, for tests and stats */
   char message[SHOAL_TASK_MSG_MAX]; /* why the initializer failed */
 };
 
@@ -153,16 +152,43 @@ struct pool_lock {
   _Atomic int refs;
 };
 
+/* One item's outcome.  A result of up to 8 bytes is kept in the item itself
+ * (not for iterators, which copy items out); a failed item's data points to
+ * a struct failure (its length is the message's). */
 struct item {
-  const char *data; /* result bytes, or the failure message */
-  uint32_t len;
+  union {
+    const char *data;
+    char bytes[8];
+  } u;
+  uint32_t len; /* ITEM_DONE | ITEM_INLINE | the length */
   int32_t code;
+};
+
+#define ITEM_DONE 0x40000000u
+#define ITEM_INLINE 0x80000000u
+#define ITEM_LEN 0x3fffffffu
+
+static inline bool item_done(const struct item *it)
+{
+  return it->len & ITEM_DONE;
+}
+
+static inline size_t item_len(const struct item *it)
+{
+  return it->len & ITEM_LEN;
+}
+
+static inline const char *item_ptr(const struct item *it)
+{
+  return it->len & ITEM_INLINE ? it->u.bytes : it->u.data;
+}
+
+struct failure {
   int32_t pid;
-  int16_t signal;
-  uint8_t done;
-  uint8_t reserved;
+  int32_t signal;
   int32_t exitcode;
-  uint32_t reserved2;
+  uint32_t reserved;
+  char msg[]; /* NUL-terminated */
 };
 
 struct block {
@@ -300,7 +326,8 @@ uint64_t shoal__pool_fn_id(shoal_pool *pool, void (*fn)(void), int *rc);
 /* future.c */
 struct shoal_future *shoal__future_new(shoal_pool *pool, int kind);
 void shoal__future_unref(struct shoal_future *f);
-/* With the lock held: stores item i's outcome; true if it was new. */
+/* With the lock held: stores item i's outcome (for a failure, data is its
+ * message); true if it was new. */
 bool shoal__item_set(struct shoal_future *f, size_t i, const char *data, uint32_t len, int code,
                      int pid);
 /* With the lock held: item i failed for a reason shoal writes. */

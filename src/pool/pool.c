@@ -216,7 +216,15 @@ void shoal__pool_handle_results(shoal_pool *pool, const struct rmsg *m, size_t l
     const char *data = p + sizeof r;
     if (r.len > (size_t)(end - data))
       break;
-    if (r.index < f->n && !f->items[r.index].done) {
+    if (r.index < f->n && !item_done(&f->items[r.index])) {
+      bool keep = r.code == 0 && (r.len > sizeof f->items->u.bytes || (f->flags & TM_ITER));
+      if (!keep) {
+        /* Inline, or a failure: item_set copies what it needs. */
+        shoal__item_set(f, r.index, data, r.len, r.code, m->pid);
+        any = true;
+        p = data + pad8(r.len);
+        continue;
+      }
       if (!copy) {
         struct block *b = malloc(sizeof *b + len);
         if (!b) {
@@ -278,7 +286,7 @@ static void salvage(shoal_pool *pool, uint32_t i, int pid, int status, struct sh
   char sig[32];
   for (uint32_t j = 0; j < m->ntasks; j++) {
     size_t idx = m->first + j;
-    if (idx >= f->n || f->items[idx].done)
+    if (idx >= f->n || item_done(&f->items[idx]))
       continue;
     if (running == j + 1 || !pos) {
       if (status < 0)

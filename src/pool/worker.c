@@ -264,7 +264,6 @@ static void run_batch(struct wctx *w, const struct tmsg *m, size_t mlen)
     out.len = 0;
     out.has_msg = false;
     atomic_store_explicit(&w->slot->running, i + 1, memory_order_release);
-    atomic_fetch_add_explicit(&w->slot->tasks_started, 1, memory_order_relaxed);
     int code;
     if (!fn || p > end) {
       code = shoal_task_fail(&out, SHOAL_ENOENT, "no function %s in this worker",
