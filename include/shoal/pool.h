@@ -275,7 +275,7 @@ SHOAL_API int shoal_future_done(shoal_future *f);
 
 // shoal_future_running returns 1 while a worker runs f's task
 // (Future.running), 0 before it starts and once it is done; for a map future,
-// 1 once any item has started.  SHOAL_EINVAL for NULL.
+// 1 once its first batch has been handed to the workers.  SHOAL_EINVAL for NULL.
 SHOAL_API int shoal_future_running(shoal_future *f);
 
 // shoal_future_cancel cancels f if its task has not started (Future.cancel)
