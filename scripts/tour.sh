@@ -16,6 +16,7 @@ threads_event|3|one thread waits on an Event, another sets it
 threads_objects|4|Thread objects: names, current_thread, active_count, a "subclass", a daemon, join
 queue_threads|5|producer and consumer threads through a queue, ending with a sentinel
 threads_timer|6|a Timer fires once after 0.2 s; another is cancelled
+thread_pool|7|a thread pool: submit work, collect results, measure the speed-up
 process_basics|8|Process: start, join, names, pids, exit codes, daemon, terminate, spawn, Producer/Consumer
 queue_bounded|9|a bounded Queue of 5: full, empty, get_nowait, a put that blocks, get with a timeout
 queue_joinable|10|three cooks, two daemon eaters, a JoinableQueue and join()
@@ -26,6 +27,7 @@ shared_value_array|14|Value and Array written by one process, read by another; a
 shared_memory_ipc|15|a raw shared memory block guarded by a Semaphore: Hello, receiver!
 sockets|16|TCP stream and UDP datagrams between processes on localhost
 process_sync|17|Lock, RLock, Semaphore(2), Condition, Event and Barrier(3) across processes
+process_pool|18|Pool map, apply_async, close/join; executor submit and as_completed; a worker killed mid-map
 shared_dict_list|19|a Manager-style dict and list shared by 5 processes, no server process
 process_errors|20|children that crash or fail are reported; 4 processes log 4000 whole lines
 process_shutdown|21|SIGINT sets an Event; workers finish their item, exit 0, and are joined

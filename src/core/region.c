@@ -105,6 +105,23 @@ static int header_check(const struct shoal__region_header *h, size_t mapped, uin
   return 0;
 }
 
+int shoal__region_map_fd(struct shoal__region *r, int fd, uint32_t type, size_t min_payload)
+{
+  void *p;
+  size_t size;
+  int rc = shoal__plat_map_fd(fd, &p, &size);
+  if (rc)
+    return rc;
+  if (size < SHOAL__REGION_HEADER_SIZE || (rc = header_check(p, size, type, min_payload)) != 0) {
+    shoal__plat_unmap(p, size);
+    return rc ? rc : SHOAL_ECORRUPT;
+  }
+  r->hdr = p;
+  r->size = size;
+  r->named = false;
+  return 0;
+}
+
 static int open_existing(struct shoal__region *r, const char *name, uint32_t type,
                          size_t min_payload, int *fd)
 {

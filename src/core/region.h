@@ -36,6 +36,8 @@ enum shoal__type {
   SHOAL__TYPE_ARRAY = 0x602,
   SHOAL__TYPE_DICT = 0x603,
   SHOAL__TYPE_LIST = 0x604,
+  /* pool module */
+  SHOAL__TYPE_POOL = 0x701,
 };
 
 struct shoal__region_header {
@@ -89,6 +91,13 @@ int shoal__region_create_fd(struct shoal__region *r, uint32_t type, size_t paylo
 int shoal__region_open_fd(struct shoal__region *r, const char *name, uint32_t type,
                           size_t payload_size, size_t min_payload, const shoal_open_opts *opts,
                           shoal__region_init_fn init, void *arg, int *fd);
+
+// shoal__region_map_fd maps the region whose memory fd holds (from
+// shoal__region_create_fd, passed to another process) and checks that it is
+// a complete object of `type` with at least min_payload bytes of state.  The
+// caller keeps fd.  Errors: SHOAL_EBADF, SHOAL_ENOMEM, SHOAL_ECORRUPT,
+// SHOAL_EVERSION, SHOAL_ETYPE.
+int shoal__region_map_fd(struct shoal__region *r, int fd, uint32_t type, size_t min_payload);
 
 // shoal__region_close unmaps this process's view.  The region itself goes
 // when the last process unmaps it (and, if named, its name is unlinked).

@@ -120,6 +120,10 @@ int shoal__plat_map_mirror(int fd, size_t offset, size_t len, void **out);
 // shoal__plat_close_fd closes a descriptor returned by this layer (< 0: no-op).
 void shoal__plat_close_fd(int fd);
 
+// shoal__plat_dup_fd returns a new close-on-exec descriptor of what fd
+// refers to, or SHOAL_EBADF / SHOAL_EMFILE.
+int shoal__plat_dup_fd(int fd);
+
 // shoal__plat_shm_unlink removes the name.  Returns 0 or SHOAL_ENOENT/EACCES.
 int shoal__plat_shm_unlink(const char *name);
 

@@ -244,6 +244,50 @@ int shoal_queue_create(shoal_queue **out, const shoal_queue_opts *opts)
   return rc ? rc : finish_open(out, &r, fd);
 }
 
+int shoal__queue_create_fd(shoal_queue **out, const shoal_queue_opts *opts, int *fd)
+{
+  struct layout l;
+  struct shoal__region r;
+  int rfd;
+  if (!out || !fd)
+    return SHOAL_EINVAL;
+  int rc = plan(opts, &l);
+  if (rc)
+    return rc;
+  struct init_arg a = {opts, &l};
+  rc = shoal__region_create_fd(&r, SHOAL__TYPE_QUEUE, l.payload, ctrl_init, &a, &rfd);
+  if (rc)
+    return rc;
+  int keep = shoal__plat_dup_fd(rfd);
+  if (keep < 0) {
+    shoal__plat_close_fd(rfd);
+    shoal__region_close(&r);
+    return keep;
+  }
+  rc = finish_open(out, &r, rfd);
+  if (rc)
+    shoal__plat_close_fd(keep);
+  else
+    *fd = keep;
+  return rc;
+}
+
+int shoal__queue_open_fd(shoal_queue **out, int fd)
+{
+  struct shoal__region r;
+  if (!out)
+    return SHOAL_EINVAL;
+  int rc = shoal__region_map_fd(&r, fd, SHOAL__TYPE_QUEUE, sizeof(struct queue_ctrl));
+  if (rc)
+    return rc;
+  int mine = shoal__plat_dup_fd(fd);
+  if (mine < 0) {
+    shoal__region_close(&r);
+    return mine;
+  }
+  return finish_open(out, &r, mine);
+}
+
 int shoal_queue_open(shoal_queue **out, const char *name, const shoal_queue_opts *opts,
                      const shoal_open_opts *oopts)
 {

@@ -162,6 +162,15 @@ int shoal__heap_put(shoal_queue *q, const struct iovec *msgs, size_t n, int64_t 
 int shoal__heap_get(shoal_queue *q, struct get_sink *sink, const shoal__deadline *d);
 int shoal__heap_discard(shoal_queue *q);
 
+// shoal__queue_create_fd is shoal_queue_create that also returns in *fd a
+// descriptor of the queue's memory (close-on-exec; the caller closes it), for
+// a process started by exec to map with shoal__queue_open_fd.
+int shoal__queue_create_fd(shoal_queue **out, const shoal_queue_opts *opts, int *fd);
+
+// shoal__queue_open_fd makes a handle on the anonymous queue whose memory fd
+// holds; the caller keeps fd.  Errors as shoal__region_map_fd.
+int shoal__queue_open_fd(shoal_queue **out, int fd);
+
 // Shared helpers (queue.c).
 int shoal__queue_lock(shoal_queue *q, struct shoal__lockword *l);
 void shoal__queue_unlock(struct shoal__lockword *l);

@@ -172,3 +172,9 @@ void shoal__plat_close_fd(int fd)
   if (fd >= 0)
     close(fd);
 }
+
+int shoal__plat_dup_fd(int fd)
+{
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  return d >= 0 ? d : -errno;
+}
