@@ -150,6 +150,10 @@ SH_TEST(fifo, several_writers_keep_messages_whole)
   make_fifo();
   shoal_conn *r;
   SH_ASSERT_OK(shoal_fifo_open(&r, path, SHOAL_FIFO_READ, NULL, SHOAL_NOWAIT));
+  /* Keep a write end of our own open: otherwise the reader sees end of file
+   * whenever one writer has finished before the next one opened the FIFO. */
+  shoal_conn *keep;
+  SH_ASSERT_OK(shoal_fifo_open(&keep, path, SHOAL_FIFO_WRITE, NULL, SHOAL_SEC(5)));
   enum { WRITERS = 3, EACH = 200 };
   pid_t pids[WRITERS];
   int outs[WRITERS];
@@ -173,6 +177,7 @@ SH_TEST(fifo, several_writers_keep_messages_whole)
     cr_assert_eq(sh_wait(pids[i], 10000), 0);
     close(outs[i]);
   }
+  shoal_conn_close(keep);
   shoal_conn_close(r);
   unlink(path);
 }
