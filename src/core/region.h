@@ -36,6 +36,8 @@ enum shoal__type {
   SHOAL__TYPE_ARRAY = 0x602,
   SHOAL__TYPE_DICT = 0x603,
   SHOAL__TYPE_LIST = 0x604,
+  /* backend module: the file queue's control file */
+  SHOAL__TYPE_FILEQ = 0x801,
 };
 
 struct shoal__region_header {
