@@ -4,6 +4,8 @@
 // SHOAL_ECORRUPT until shoal_fileq_repair salvages every intact record; and
 // a byte-flipping loop over the segment files checks that, whatever is
 // flipped, no corrupt message is ever delivered.
+#include <sys/wait.h>
+
 #include "core/region.h"
 #include "fq_support.h"
 
@@ -236,4 +238,56 @@ SH_TEST(fileq_recovery, flipped_bytes_never_deliver_a_corrupt_message)
   }
   cr_assert(opened > 0 && refused > 0 && repaired > 0 && live > 0,
             "opened %d, refused %d, repaired %d, live %d", opened, refused, repaired, live);
+}
+
+/* Runs shoal-fileq with args; returns its exit status and its first output
+ * line in line. */
+static int tool(char *line, size_t cap, const char *args)
+{
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s %s 2>&1", SHOAL_FILEQ_TOOL, args);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  line[0] = '\0';
+  if (!fgets(line, (int)cap, p))
+    line[0] = '\0';
+  char rest[256];
+  while (fgets(rest, sizeof rest, p))
+    ;
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+SH_TEST(fileq_recovery, the_command_checks_repairs_and_reads)
+{
+  char line[512], args[600];
+  fq_scratch();
+  make_queue(20, 100);
+  poke("q/0000000000000000.seg", 64 + 3 * REC(100) + 60, "\x10", 1);
+  snprintf(args, sizeof args, "check %s", fq_path("q"));
+  SH_ASSERT_RC(tool(line, sizeof line, args), 1);
+  cr_assert(strstr(line, "records 19") && strstr(line, "damaged regions 1"), "%s", line);
+  snprintf(args, sizeof args, "repair %s", fq_path("q"));
+  SH_ASSERT_RC(tool(line, sizeof line, args), 0);
+  snprintf(args, sizeof args, "check %s", fq_path("q"));
+  SH_ASSERT_RC(tool(line, sizeof line, args), 0);
+  snprintf(args, sizeof args, "put %s hello", fq_path("q"));
+  SH_ASSERT_RC(tool(line, sizeof line, args), 0);
+  snprintf(args, sizeof args, "stats %s", fq_path("q"));
+  SH_ASSERT_RC(tool(line, sizeof line, args), 0);
+  cr_assert(strstr(line, "depth 20"), "%s", line);
+  SH_ASSERT_OK(shoal_fileq_open(&q, fq_path("q"), NULL, NULL, NULL));
+  unsigned char buf[256];
+  for (uint32_t i = 0; i < 20; i++) {
+    size_t len = sizeof buf;
+    SH_ASSERT_OK(shoal_queue_get(q, buf, &len, SHOAL_NOWAIT));
+    if (i < 19)
+      cr_assert_eq(fq_verify(buf, len), i < 3 ? i : i + 1);
+    else
+      cr_assert(len == 5 && !memcmp(buf, "hello", 5));
+  }
+  shoal_queue_close(q);
+  snprintf(args, sizeof args, "check %s", fq_path("none"));
+  SH_ASSERT_RC(tool(line, sizeof line, args), 2);
+  SH_ASSERT_RC(tool(line, sizeof line, "frobnicate x"), 2);
 }

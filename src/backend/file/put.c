@@ -257,7 +257,9 @@ int shoal__fq_put(shoal_queue *q, const struct iovec *msgs, size_t n, shoal_dura
     if (rc)
       return rc;
   }
-  uint64_t room = c->maxsize ? c->maxsize - depth(c) : n;
+  /* Redeliveries may have raised the depth since the check: at least one. */
+  uint64_t now_depth = depth(c);
+  uint64_t room = !c->maxsize ? n : now_depth < c->maxsize ? c->maxsize - now_depth : 1;
   uint64_t seq = atomic_load(&c->next_seq), off = c->w_off;
   size_t k = 0;
   rc = shoal__fq_map_seg(f, &f->w, atomic_load(&c->w_seg));
