@@ -28,8 +28,10 @@
 //  - A segment below both the cursor's and the oldest live slot's is
 //    consumed: it is unlinked, lowest first, so the segments on disk are
 //    always a contiguous run from first_seg to w_seg.
-//  - Durability: every message with seq < synced_seq is on disk; only the
-//    holder of sync_lock fsyncs and raises it.
+//  - Durability: every message with seq < synced_seq is on disk.  A segment
+//    is fsynced when it is sealed, before w_seg moves on, so a sync of the
+//    segment being written covers every record published before it began.
+//    Batch leaders hold sync_lock; `always` puts sync without it.
 //  - Waiting: as in the shared-memory queue, a sleeper raises a waiter
 //    count, reads the state, sleeps on a sequence word; the changer bumps the
 //    word and wakes when the count is nonzero.
@@ -118,7 +120,6 @@ struct fq_ctl {
   /* Durability (sync_lock). */
   _Alignas(64) struct shoal__lockword sync_lock;
   _Atomic uint64_t synced_seq;
-  uint64_t synced_seg; /* the oldest segment that may hold unsynced records */
   _Atomic uint64_t batch_start; /* when the oldest unsynced record came; 0 = none */
   _Atomic uint32_t sync_seq;
   _Atomic uint32_t sync_waiters;
@@ -161,8 +162,6 @@ struct shoal__fileq {
   uint64_t batch_ns;
   struct fq_map w;   /* the segment being written (put_lock) */
   struct fq_map r;   /* the segment being read (get_lock) */
-  int sync_fd;       /* sync_lock */
-  uint64_t sync_fd_seg;
 };
 
 static inline struct shoal__fileq *fq_of(shoal_queue *q)

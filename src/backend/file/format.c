@@ -58,9 +58,9 @@ int shoal__fq_decode(const unsigned char *buf, uint64_t avail, uint64_t want_seq
   if (avail < SHOAL__FQ_REC_HDR)
     return all_zero(buf, avail) ? SHOAL__FQ_DEC_ZERO : SHOAL__FQ_DEC_BAD;
   memcpy(&h, buf, sizeof h);
-  if (all_zero(buf, SHOAL__FQ_REC_HDR))
-    return SHOAL__FQ_DEC_ZERO;
-  if (h.commit != SHOAL__FQ_COMMIT || (h.type != SHOAL__FQ_REC_MSG && h.type != SHOAL__FQ_REC_END))
+  if (h.commit != SHOAL__FQ_COMMIT)
+    return all_zero(buf, SHOAL__FQ_REC_HDR) ? SHOAL__FQ_DEC_ZERO : SHOAL__FQ_DEC_BAD;
+  if (h.type != SHOAL__FQ_REC_MSG && h.type != SHOAL__FQ_REC_END)
     return SHOAL__FQ_DEC_BAD;
   if (h.type == SHOAL__FQ_REC_END && h.len != 0)
     return SHOAL__FQ_DEC_BAD;

@@ -545,7 +545,6 @@ static int rebuild_ctl(int dfd, const struct shoal__fq_meta *meta,
   c->w_off = tail;
   atomic_store(&c->next_seq, next_seq);
   atomic_store(&c->synced_seq, next_seq);
-  c->synced_seg = seg;
   atomic_store(&c->first_seg, count ? min : seg);
   if (!rb.cursor_found) {
     c->r_seg = seg;
@@ -686,7 +685,7 @@ int shoal_fileq_open(shoal_queue **out, const char *dir, const shoal_queue_opts 
   f->durability = cfg.durability;
   f->batch_records = cfg.batch_records;
   f->batch_ns = (uint64_t)cfg.batch_ms * 1000000u;
-  f->w.fd = f->r.fd = f->sync_fd = -1;
+  f->w.fd = f->r.fd = -1;
   q->backend = &shoal__fileq_backend;
   q->be = f;
   *out = q;
@@ -709,7 +708,6 @@ void shoal__fileq_close(shoal_queue *q)
   }
   shoal__fq_unmap(f, &f->w);
   shoal__fq_unmap(f, &f->r);
-  shoal__plat_file_close(f->sync_fd);
   shoal__plat_unmap(f->c, f->ctl_size);
   shoal__plat_close_fd(f->dfd);
   free(f);

@@ -114,6 +114,15 @@ static int rollover(struct shoal__fileq *f, uint64_t seq)
   c->put_seq = seq;
   c->put_len = SHOAL__FQ_REC_HDR;
   write_rec(f->w.addr + c->w_off, NULL, 0, seq, SHOAL__FQ_REC_END);
+  /* A sealed segment is on disk whole: a sync of the segment being written
+   * then covers every record before it (see sync_now). */
+  rc = shoal__plat_fd_sync(f->w.fd);
+  if (rc) {
+    /* Not sealed after all: the end record goes, the segment stays. */
+    memset(f->w.addr + c->w_off, 0, SHOAL__FQ_REC_HDR);
+    c->put_len = 0;
+    return rc;
+  }
   c->w_off = SHOAL__FQ_SEG_HDR;
   atomic_store(&c->w_seg, seg + 1);
   c->put_len = 0;
@@ -122,37 +131,31 @@ static int rollover(struct shoal__fileq *f, uint64_t seq)
 
 /* ---- durability --------------------------------------------------------------------- */
 
-/* fsyncs every segment that may hold records below next_seq; sync_lock is
- * held. */
+/* fsyncs the segment being written and raises synced_seq to what was
+ * published before: records in older segments were fsynced when their
+ * segment was sealed.  Any number of processes may run this at once (the
+ * kernel folds concurrent fsyncs of a file into one journal commit). */
 static int sync_now(struct shoal__fileq *f)
 {
   struct fq_ctl *c = f->c;
-  atomic_store(&c->batch_start, 0); /* later records open the next batch */
   uint64_t target = atomic_load(&c->next_seq);
-  uint64_t wseg = atomic_load(&c->w_seg);
-  uint64_t first = atomic_load(&c->first_seg);
-  uint64_t from = c->synced_seg > first ? c->synced_seg : first;
-  for (uint64_t s = from; s <= wseg; s++) {
-    if (f->sync_fd < 0 || f->sync_fd_seg != s) {
-      shoal__plat_file_close(f->sync_fd);
-      f->sync_fd = -1;
-      char name[FQ_SEG_NAME_LEN];
-      fq_seg_name(name, s);
-      int rc = shoal__plat_at_open(f->dfd, name, SHOAL__PLAT_AT_WRITE, 0, &f->sync_fd, NULL);
-      if (rc == SHOAL_ENOENT)
-        continue; /* consumed and deleted meanwhile */
-      if (rc)
-        return rc;
-      f->sync_fd_seg = s;
-    }
-    int rc = shoal__plat_fd_sync(f->sync_fd);
-    if (rc)
-      return rc;
-    atomic_fetch_add(&c->syncs, 1);
-  }
-  c->synced_seg = wseg;
-  if (target > atomic_load(&c->synced_seq))
-    atomic_store(&c->synced_seq, target);
+  uint64_t seg = atomic_load(&c->w_seg);
+  char name[FQ_SEG_NAME_LEN];
+  fq_seg_name(name, seg);
+  int fd;
+  int rc = shoal__plat_at_open(f->dfd, name, SHOAL__PLAT_AT_WRITE, 0, &fd, NULL);
+  if (rc == SHOAL_ENOENT)
+    return SHOAL_EIO; /* cannot be: the segment being written is never deleted */
+  if (rc)
+    return rc;
+  rc = shoal__plat_fd_sync(fd);
+  shoal__plat_file_close(fd);
+  if (rc)
+    return rc;
+  atomic_fetch_add(&c->syncs, 1);
+  uint64_t cur = atomic_load(&c->synced_seq);
+  while (cur < target && !atomic_compare_exchange_weak(&c->synced_seq, &cur, target))
+    ;
   atomic_fetch_add(&c->sync_seq, 1);
   if (atomic_load(&c->sync_waiters) > 0)
     shoal__plat_wake(&c->sync_seq, INT_MAX);
@@ -160,35 +163,35 @@ static int sync_now(struct shoal__fileq *f)
 }
 
 /* Returns once every message below `upto` is on disk, as f's durability
- * level says: group commit among all producers of every process. */
+ * level says.  always: fsync now, unless a sync that began after our
+ * records were written has already covered them.  batch: one process leads
+ * (sync_lock) once the batch closes; the others wait for it. */
 static int wait_durable(struct shoal__fileq *f, uint64_t upto)
 {
   struct fq_ctl *c = f->c;
-  if (f->durability == SHOAL_FILEQ_NONE)
+  if (f->durability == SHOAL_FILEQ_NONE || atomic_load(&c->synced_seq) >= upto)
     return 0;
-  bool batch = f->durability == SHOAL_FILEQ_BATCH;
-  if (batch) {
-    uint64_t zero = 0;
-    atomic_compare_exchange_strong(&c->batch_start, &zero, shoal__plat_now());
-  }
-  shoal__deadline forever = {SHOAL__PLAT_NEVER, false};
+  if (f->durability == SHOAL_FILEQ_ALWAYS)
+    return sync_now(f);
+  uint64_t zero = 0;
+  atomic_compare_exchange_strong(&c->batch_start, &zero, shoal__plat_now());
   for (;;) {
     if (atomic_load(&c->synced_seq) >= upto)
       return 0;
-    uint64_t now = shoal__plat_now(), closes = SHOAL__PLAT_NEVER;
-    bool lead = !batch;
-    if (batch) {
-      uint64_t start = atomic_load(&c->batch_start);
-      closes = start ? start + f->batch_ns : now;
-      lead = now >= closes ||
-             atomic_load(&c->next_seq) - atomic_load(&c->synced_seq) >= f->batch_records;
-    }
+    uint64_t start = atomic_load(&c->batch_start), now = shoal__plat_now();
+    uint64_t closes = start ? start + f->batch_ns : now;
+    bool lead = now >= closes ||
+                atomic_load(&c->next_seq) - atomic_load(&c->synced_seq) >= f->batch_records;
     if (lead) {
       int rc = shoal__lockword_acquire(&c->sync_lock, shoal__plat_stamp(), SHOAL_NOWAIT);
       if (rc == 0 || rc == SHOAL_EOWNERDEAD) {
         if (rc == SHOAL_EOWNERDEAD)
           shoal__lockword_consistent(&c->sync_lock); /* the state only moves up */
-        rc = atomic_load(&c->synced_seq) >= upto ? 0 : sync_now(f);
+        rc = 0;
+        if (atomic_load(&c->synced_seq) < upto) {
+          atomic_store(&c->batch_start, 0); /* later records open the next batch */
+          rc = sync_now(f);
+        }
         shoal__lockword_release(&c->sync_lock, 0);
         if (rc)
           return rc;
@@ -199,8 +202,7 @@ static int wait_durable(struct shoal__fileq *f, uint64_t upto)
     atomic_fetch_add(&c->sync_waiters, 1);
     uint32_t seen = atomic_load(&c->sync_seq);
     if (atomic_load(&c->synced_seq) < upto) {
-      shoal__deadline d = forever;
-      d.at = closes;
+      shoal__deadline d = {closes, false};
       shoal__deadline_wait(&c->sync_seq, seen, &d);
     }
     atomic_fetch_sub(&c->sync_waiters, 1);
