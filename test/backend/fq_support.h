@@ -4,7 +4,10 @@
 #ifndef SHOAL_TEST_FQ_SUPPORT_H
 #define SHOAL_TEST_FQ_SUPPORT_H
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +39,30 @@ static void fq_cleanup(void)
   fq_dir_buf[0] = '\0';
 }
 
+/* Removes the scratch directories of test processes that are gone (a test
+ * process ends without running atexit handlers when Criterion stops it). */
+static void fq_sweep(void)
+{
+  DIR *d = opendir("/tmp");
+  if (!d)
+    return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int pid;
+    if (sscanf(e->d_name, "shoal-fq-%d-", &pid) == 1 && pid > 0 && kill(pid, 0) != 0 &&
+        errno == ESRCH) {
+      char path[300];
+      snprintf(path, sizeof path, "/tmp/%.200s", e->d_name);
+      fq_rm_rf(path);
+    }
+  }
+  closedir(d);
+}
+
 /* A fresh, empty scratch directory; the queue goes in "<it>/q". */
 static const char *fq_scratch(void)
 {
+  fq_sweep();
   snprintf(fq_dir_buf, sizeof fq_dir_buf, "/tmp/shoal-fq-%d-XXXXXX", (int)getpid());
   cr_assert_not_null(mkdtemp(fq_dir_buf));
   atexit(fq_cleanup);
