@@ -2,8 +2,9 @@
 #   make run      install missing Debian packages, build, run the tour of examples
 #   make test     build, run every test with ctest, then again under ASan+UBSan and TSan
 #   make bench    build and run the benchmarks (peers side by side, ratios)
-#   make fuzz     libFuzzer (clang) on the conn frame decoder and handshake,
-#                 FUZZ_TIME seconds each (default 60)
+#   make fuzz     libFuzzer (clang) on the conn frame decoder and handshake
+#                 and the file queue's record decoder, FUZZ_TIME seconds each
+#                 (default 60)
 #   make install  PREFIX=/usr/local DESTDIR=
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -18,6 +19,8 @@ FUZZB := build-fuzz
 FUZZ_TIME ?= 60
 FUZZ_CC ?= clang-14
 FUZZ_TARGETS := frame handshake
+FUZZ_FILEQ_TARGETS := segment
+FUZZ_SRCS := src/*/*.c src/backend/*/*.c src/platform/linux/*.c
 
 .PHONY: all deps build run test test-plain test-asan test-tsan bench fuzz install clean
 
@@ -56,22 +59,32 @@ bench:
 	cmake --build $(BENCHB) -j $(JOBS)
 	@scripts/bench.sh $(BENCHB)/bench
 
-# Each target: the library's sources and test/conn/fuzz_conn.c under
-# libFuzzer + ASan + UBSan; new inputs go to $(FUZZB)/corpus-<target>, the
-# checked-in seeds (test/conn/corpus/<target>) are read.  A crash fails.
+# Each target: the library's sources and test/conn/fuzz_conn.c (or
+# test/backend/fuzz_fileq.c) under libFuzzer + ASan + UBSan; new inputs go to
+# $(FUZZB)/corpus-<target>, the checked-in seeds (test/<module>/corpus/<target>)
+# are read.  A crash fails.
 fuzz:
 	@scripts/install-deps.sh fuzz
 	mkdir -p $(FUZZB)
 	for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -D_GNU_SOURCE -DSHOAL_BUILDING -DSHOAL_FUZZ_TARGET=$$t -Iinclude -Isrc \
-	    src/*/*.c src/platform/linux/*.c test/conn/fuzz_conn.c \
+	    $(FUZZ_SRCS) test/conn/fuzz_conn.c \
 	    $$(pkg-config --cflags --libs libcrypto) -pthread -o $(FUZZB)/fuzz_$$t || exit 1; \
 	done
 	for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZB)/corpus-$$t; \
 	  $(FUZZB)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
 	    -artifact_prefix=$(FUZZB)/$$t- $(FUZZB)/corpus-$$t test/conn/corpus/$$t || exit 1; \
+	done
+	for t in $(FUZZ_FILEQ_TARGETS); do \
+	  $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -D_GNU_SOURCE -DSHOAL_BUILDING -DSHOAL_FUZZ_TARGET=$$t -Iinclude -Isrc \
+	    $(FUZZ_SRCS) test/backend/fuzz_fileq.c \
+	    $$(pkg-config --cflags --libs libcrypto) -pthread -o $(FUZZB)/fuzz_$$t || exit 1; \
+	  mkdir -p $(FUZZB)/corpus-$$t; \
+	  $(FUZZB)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
+	    -artifact_prefix=$(FUZZB)/$$t- $(FUZZB)/corpus-$$t test/backend/corpus/$$t || exit 1; \
 	done
 	@echo "make fuzz: no crash in $(FUZZ_TIME) s per target"
 

@@ -10,6 +10,7 @@
 #include <shoal/sync.h>
 #include <shoal/process.h>
 #include <shoal/shared.h>
+#include <shoal/backend.h>
 #include <shoal/pool.h>
 
 #define SHOAL_VERSION_MAJOR 0

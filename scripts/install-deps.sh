@@ -8,7 +8,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config libcriterion-dev libssl-dev python3"
 if [ "${1:-}" = "bench" ]; then
-  PKGS="$PKGS libzmq3-dev libboost-dev g++"
+  PKGS="$PKGS libzmq3-dev libboost-dev g++ libsqlite3-dev redis-server libhiredis-dev"
 fi
 if [ "${1:-}" = "fuzz" ]; then
   PKGS="$PKGS clang-14 libclang-rt-14-dev"

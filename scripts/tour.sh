@@ -15,6 +15,7 @@ threads_decrement|2|100 threads decrement n = 100 under a Lock
 threads_event|3|one thread waits on an Event, another sets it
 threads_objects|4|Thread objects: names, current_thread, active_count, a "subclass", a daemon, join
 queue_threads|5|producer and consumer threads through a queue, ending with a sentinel
+queue_file|5|the same through a durable queue on disk; a restart carries on where it stopped
 threads_timer|6|a Timer fires once after 0.2 s; another is cancelled
 thread_pool|7|a thread pool: submit work, collect results, measure the speed-up
 process_basics|8|Process: start, join, names, pids, exit codes, daemon, terminate, spawn, Producer/Consumer

@@ -38,6 +38,8 @@ enum shoal__type {
   SHOAL__TYPE_LIST = 0x604,
   /* pool module */
   SHOAL__TYPE_POOL = 0x701,
+  /* backend module: the file queue's control file */
+  SHOAL__TYPE_FILEQ = 0x801,
 };
 
 struct shoal__region_header {

@@ -36,6 +36,70 @@ static inline void shoal__plat_cpu_relax(void)
   __asm__ __volatile__("yield" ::: "memory");
 #else
   atomic_signal_fence(memory_order_seq_cst);
+/*
+ * Durable files in a directory (the file queue).  Descriptors are
+ * close-on-exec and inherited across fork; names are single path components.
+ */
+
+enum shoal__plat_at_how {
+  SHOAL__PLAT_AT_READ = 0,   /* read only, existing */
+  SHOAL__PLAT_AT_WRITE = 1,  /* read-write, existing */
+  SHOAL__PLAT_AT_CREATE = 2, /* read-write, created if missing */
+  SHOAL__PLAT_AT_EXCL = 3,   /* read-write, must not exist (SHOAL_EEXIST) */
+};
+
+// shoal__plat_dir_open opens the directory `path`, creating it (one level,
+// permission bits `mode`) when create is set and it does not exist, and
+// checks that the caller may create files in it.  Returns 0 with *dfd, or
+// SHOAL_ENOENT, SHOAL_ENOTDIR (a file, not a directory), SHOAL_EACCES (not
+// writable), SHOAL_ENAMETOOLONG, ...
+int shoal__plat_dir_open(const char *path, bool create, unsigned mode, int *dfd);
+
+// shoal__plat_dir_lock takes an advisory lock on the directory for this
+// open descriptor (and its copies in fork children): shared or exclusive,
+// converting one already held.  With nowait a conflicting lock gives
+// SHOAL_EAGAIN at once.  Closing the last copy of the descriptor drops it.
+int shoal__plat_dir_lock(int dfd, bool exclusive, bool nowait);
+
+// shoal__plat_dir_sync makes the directory's entries durable (fsync).
+int shoal__plat_dir_sync(int dfd);
+
+// shoal__plat_dir_scan calls fn(name, arg) for every entry of the directory
+// but "." and "..", until fn returns nonzero (which it returns).
+int shoal__plat_dir_scan(int dfd, int (*fn)(const char *name, void *arg), void *arg);
+
+// shoal__plat_at_open opens file `name` in the directory as `how` says
+// (permission bits `mode` when it creates); returns 0 with *fd and the
+// file's size in *size (when not NULL), SHOAL_ENOENT, SHOAL_EEXIST,
+// SHOAL_EACCES, or SHOAL_ECORRUPT when it is not a regular file.
+int shoal__plat_at_open(int dfd, const char *name, int how, unsigned mode, int *fd,
+                        uint64_t *size);
+
+// shoal__plat_at_unlink removes file `name`; 0 or SHOAL_ENOENT, ...
+int shoal__plat_at_unlink(int dfd, const char *name);
+
+// shoal__plat_at_rename replaces `to` with `from` atomically.
+int shoal__plat_at_rename(int dfd, const char *from, const char *to);
+
+// shoal__plat_fd_allocate makes the file at least size bytes long with the
+// disk space behind them allocated now, so that writing them later (also
+// through a mapping) cannot fail for lack of space.  Returns 0, SHOAL_ENOSPC
+// or another system error.
+int shoal__plat_fd_allocate(int fd, uint64_t size);
+
+// shoal__plat_fd_write writes len bytes at offset off, all of them.  Returns
+// 0, SHOAL_ENOSPC, SHOAL_EIO, ...
+int shoal__plat_fd_write(int fd, const void *buf, size_t len, uint64_t off);
+
+// shoal__plat_fd_sync makes the file's data durable (fdatasync), including
+// what was written through shared mappings.  Returns 0 or SHOAL_EIO, ...
+int shoal__plat_fd_sync(int fd);
+
+// shoal__plat_boot_id writes an identifier of the running boot of the
+// machine (36 characters and a NUL) into buf: files written before a reboot
+// are told from those of this boot.  Returns 0 or SHOAL_ENOSYS.
+int shoal__plat_boot_id(char buf[40]);
+
 #endif
 }
 
@@ -404,5 +468,69 @@ bool shoal__plat_watcher_alive(const struct shoal__plat_watcher *w);
 // one watch_death made) and sets it to -1; the watcher itself runs on.  A
 // forked child calls it for the handle it inherited with its parent's memory.
 void shoal__plat_watcher_forget(struct shoal__plat_watcher *w);
+
+/*
+ * Durable files in a directory (the file queue).  Descriptors are
+ * close-on-exec and inherited across fork; names are single path components.
+ */
+
+enum shoal__plat_at_how {
+  SHOAL__PLAT_AT_READ = 0,   /* read only, existing */
+  SHOAL__PLAT_AT_WRITE = 1,  /* read-write, existing */
+  SHOAL__PLAT_AT_CREATE = 2, /* read-write, created if missing */
+  SHOAL__PLAT_AT_EXCL = 3,   /* read-write, must not exist (SHOAL_EEXIST) */
+};
+
+// shoal__plat_dir_open opens the directory `path`, creating it (one level,
+// permission bits `mode`) when create is set and it does not exist, and
+// checks that the caller may create files in it.  Returns 0 with *dfd, or
+// SHOAL_ENOENT, SHOAL_ENOTDIR (a file, not a directory), SHOAL_EACCES (not
+// writable), SHOAL_ENAMETOOLONG, ...
+int shoal__plat_dir_open(const char *path, bool create, unsigned mode, int *dfd);
+
+// shoal__plat_dir_lock takes an advisory lock on the directory for this
+// open descriptor (and its copies in fork children): shared or exclusive,
+// converting one already held.  With nowait a conflicting lock gives
+// SHOAL_EAGAIN at once.  Closing the last copy of the descriptor drops it.
+int shoal__plat_dir_lock(int dfd, bool exclusive, bool nowait);
+
+// shoal__plat_dir_sync makes the directory's entries durable (fsync).
+int shoal__plat_dir_sync(int dfd);
+
+// shoal__plat_dir_scan calls fn(name, arg) for every entry of the directory
+// but "." and "..", until fn returns nonzero (which it returns).
+int shoal__plat_dir_scan(int dfd, int (*fn)(const char *name, void *arg), void *arg);
+
+// shoal__plat_at_open opens file `name` in the directory as `how` says
+// (permission bits `mode` when it creates); returns 0 with *fd and the
+// file's size in *size (when not NULL), SHOAL_ENOENT, SHOAL_EEXIST,
+// SHOAL_EACCES, or SHOAL_ECORRUPT when it is not a regular file.
+int shoal__plat_at_open(int dfd, const char *name, int how, unsigned mode, int *fd,
+                        uint64_t *size);
+
+// shoal__plat_at_unlink removes file `name`; 0 or SHOAL_ENOENT, ...
+int shoal__plat_at_unlink(int dfd, const char *name);
+
+// shoal__plat_at_rename replaces `to` with `from` atomically.
+int shoal__plat_at_rename(int dfd, const char *from, const char *to);
+
+// shoal__plat_fd_allocate makes the file at least size bytes long with the
+// disk space behind them allocated now, so that writing them later (also
+// through a mapping) cannot fail for lack of space.  Returns 0, SHOAL_ENOSPC
+// or another system error.
+int shoal__plat_fd_allocate(int fd, uint64_t size);
+
+// shoal__plat_fd_write writes len bytes at offset off, all of them.  Returns
+// 0, SHOAL_ENOSPC, SHOAL_EIO, ...
+int shoal__plat_fd_write(int fd, const void *buf, size_t len, uint64_t off);
+
+// shoal__plat_fd_sync makes the file's data durable (fdatasync), including
+// what was written through shared mappings.  Returns 0 or SHOAL_EIO, ...
+int shoal__plat_fd_sync(int fd);
+
+// shoal__plat_boot_id writes an identifier of the running boot of the
+// machine (36 characters and a NUL) into buf: files written before a reboot
+// are told from those of this boot.  Returns 0 or SHOAL_ENOSYS.
+int shoal__plat_boot_id(char buf[40]);
 
 #endif

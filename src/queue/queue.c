@@ -296,6 +296,8 @@ int shoal_queue_open(shoal_queue **out, const char *name, const shoal_queue_opts
   int fd;
   if (!out)
     return SHOAL_EINVAL;
+  if (name && strstr(name, "://"))
+    return shoal__backend_open(out, name, opts, oopts);
   int rc = plan(opts, &l);
   if (rc)
     return rc;
@@ -309,6 +311,10 @@ void shoal_queue_destroy(shoal_queue *q)
 {
   if (!q)
     return;
+  if (SHOAL__QUEUE_BACKEND(q)) {
+    q->backend->close(q);
+    return;
+  }
   shoal__queue_watch_stop(q);
   shoal__plat_unmap(q->data, 2 * q->c->capacity);
   shoal__region_handle_free(q);
@@ -335,6 +341,8 @@ static int put_dispatch(shoal_queue *q, const struct iovec *msgs, size_t n, int6
 
 static int get_dispatch(shoal_queue *q, struct get_sink *sink, shoal_duration timeout)
 {
+  if (SHOAL__QUEUE_BACKEND(q))
+    return q->backend->get(q, sink, timeout);
   shoal__deadline d;
   int rc = shoal__deadline_init(&d, timeout);
   if (rc)
@@ -356,6 +364,10 @@ int shoal_queue_put_priority(shoal_queue *q, int64_t priority, const void *buf, 
   if (!q || (!buf && len))
     return SHOAL_EINVAL;
   struct iovec v = {(void *)buf, len};
+  if (SHOAL__QUEUE_BACKEND(q)) {
+    int brc = q->backend->put(q, &v, 1, timeout);
+    return brc > 0 ? 0 : brc;
+  }
   int rc = put_dispatch(q, &v, 1, priority, timeout);
   if (rc == SHOAL_EAGAIN)
     shoal__queue_watch_rearm(q, SHOAL_QUEUE_WRITABLE);
@@ -370,6 +382,8 @@ int shoal_queue_put_many(shoal_queue *q, const struct iovec *msgs, size_t n,
   for (size_t i = 0; i < n; i++)
     if (!msgs[i].iov_base && msgs[i].iov_len)
       return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q))
+    return q->backend->put(q, msgs, n, timeout);
   int rc = put_dispatch(q, msgs, n, 0, timeout);
   if (rc == SHOAL_EAGAIN)
     shoal__queue_watch_rearm(q, SHOAL_QUEUE_WRITABLE);
@@ -422,18 +436,30 @@ static uint64_t depth(const struct queue_ctrl *c)
 
 long shoal_queue_qsize(shoal_queue *q)
 {
-  return q ? (long)depth(q->c) : SHOAL_EINVAL;
+  if (!q)
+    return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q))
+    return q->backend->qsize(q);
+  return (long)depth(q->c);
 }
 
 int shoal_queue_empty(shoal_queue *q)
 {
-  return q ? depth(q->c) == 0 : SHOAL_EINVAL;
+  if (!q)
+    return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q)) {
+    long n = q->backend->qsize(q);
+    return n < 0 ? (int)n : n == 0;
+  }
+  return depth(q->c) == 0;
 }
 
 int shoal_queue_full(shoal_queue *q)
 {
   if (!q)
     return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q))
+    return q->backend->full(q);
   return q->c->maxsize && depth(q->c) >= q->c->maxsize;
 }
 
@@ -441,7 +467,11 @@ int shoal_queue_full(shoal_queue *q)
 
 int shoal_queue_task_done(shoal_queue *q)
 {
-  if (!q || !(q->c->flags & SHOAL_QUEUE_JOINABLE))
+  if (!q)
+    return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q))
+    return q->backend->task_done(q);
+  if (!(q->c->flags & SHOAL_QUEUE_JOINABLE))
     return SHOAL_EINVAL;
   struct queue_ctrl *c = q->c;
   uint64_t u = atomic_load(&c->unfinished);
@@ -460,7 +490,11 @@ int shoal_queue_task_done(shoal_queue *q)
 int shoal_queue_join(shoal_queue *q, shoal_duration timeout)
 {
   shoal__deadline d;
-  if (!q || !(q->c->flags & SHOAL_QUEUE_JOINABLE))
+  if (!q)
+    return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q))
+    return q->backend->join(q, timeout);
+  if (!(q->c->flags & SHOAL_QUEUE_JOINABLE))
     return SHOAL_EINVAL;
   int rc = shoal__deadline_init(&d, timeout);
   if (rc)
@@ -488,6 +522,8 @@ int shoal_queue_shutdown(shoal_queue *q, int immediate)
 {
   if (!q)
     return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q))
+    return q->backend->shutdown(q, immediate);
   struct queue_ctrl *c = q->c;
   /* Under put_lock: no put is half-done once the state reads shut down. */
   shoal__queue_lock(q, &c->put_lock);
@@ -515,6 +551,8 @@ int shoal_queue_stats(shoal_queue *q, shoal_queue_info *st)
 {
   if (!q || !st)
     return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q))
+    return q->backend->stats(q, st);
   struct queue_ctrl *c = q->c;
   memset(st, 0, sizeof *st);
   uint64_t t = atomic_load(&c->tail), h = atomic_load(&c->head);

@@ -134,6 +134,7 @@ struct heap_entry {
 };
 
 struct queue_watch;
+struct shoal__queue_backend;
 
 struct shoal_queue {
   struct shoal__region region;
@@ -141,6 +142,10 @@ struct shoal_queue {
   char *data;                  /* the ring, mapped twice */
   struct heap_entry *index;    /* priority queues */
   struct queue_watch *watch[2]; /* readiness fds, started on demand */
+  /* Another home (src/backend/): every public call goes there when set;
+   * NULL is the shared-memory queue above, which pays one branch for it. */
+  const struct shoal__queue_backend *backend;
+  void *be; /* the backend's state */
 };
 
 /* What a consumer needs to copy messages out. */
@@ -152,6 +157,31 @@ struct get_sink {
   void **alloc;     /* get_alloc: where to store the malloc'd copy */
   int64_t *prio;    /* out: priority of the first message, or NULL */
 };
+
+/* A queue backend: what the public calls in queue.c and ring.c hand over to
+ * when shoal_queue->backend is set.  Arguments are already validated (NULL
+ * handle, buffers, counts); timeouts are not.  put returns how many
+ * messages were put (>= 1) or an error, get how many were taken. */
+struct shoal__queue_backend {
+  int (*put)(shoal_queue *q, const struct iovec *msgs, size_t n, shoal_duration timeout);
+  int (*get)(shoal_queue *q, struct get_sink *sink, shoal_duration timeout);
+  long (*qsize)(shoal_queue *q);
+  int (*full)(shoal_queue *q);
+  int (*task_done)(shoal_queue *q);
+  int (*join)(shoal_queue *q, shoal_duration timeout);
+  int (*shutdown)(shoal_queue *q, int immediate);
+  int (*stats)(shoal_queue *q, shoal_queue_info *st);
+  void (*close)(shoal_queue *q);
+};
+
+// shoal__backend_open opens the queue at a location "scheme://..." (see
+// src/backend/): "file://" is the durable file queue.  Errors: those of the
+// backend, SHOAL_EINVAL for an unknown scheme.
+int shoal__backend_open(shoal_queue **out, const char *url, const shoal_queue_opts *opts,
+                        const shoal_open_opts *oopts);
+
+/* Where a public call hands over to the backend: one predictable branch. */
+#define SHOAL__QUEUE_BACKEND(q) __builtin_expect((q)->backend != NULL, 0)
 
 // Engine entry points (ring.c for FIFO, stack.c for LIFO and priority).
 int shoal__fifo_put(shoal_queue *q, const struct iovec *msgs, size_t n, const shoal__deadline *d);

@@ -273,7 +273,7 @@ int shoal_queue_loan(shoal_queue *q, size_t len, void **buf, shoal_duration time
   shoal__deadline d;
   if (!q || !buf || loan.q)
     return SHOAL_EINVAL;
-  if (q->c->kind != SHOAL_QUEUE_FIFO)
+  if (SHOAL__QUEUE_BACKEND(q) || q->c->kind != SHOAL_QUEUE_FIFO)
     return SHOAL_ENOTSUP;
   int rc = shoal__deadline_init(&d, timeout);
   if (rc)
@@ -327,7 +327,7 @@ int shoal_queue_peek(shoal_queue *q, const void **buf, size_t *len, shoal_durati
   shoal__deadline d;
   if (!q || !buf || !len || peeked.q)
     return SHOAL_EINVAL;
-  if (q->c->kind != SHOAL_QUEUE_FIFO)
+  if (SHOAL__QUEUE_BACKEND(q) || q->c->kind != SHOAL_QUEUE_FIFO)
     return SHOAL_ENOTSUP;
   int rc = shoal__deadline_init(&d, timeout);
   if (rc)

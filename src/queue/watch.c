@@ -71,6 +71,8 @@ int shoal_queue_fd(shoal_queue *q, int event)
 {
   if (!q || (event != SHOAL_QUEUE_READABLE && event != SHOAL_QUEUE_WRITABLE))
     return SHOAL_EINVAL;
+  if (SHOAL__QUEUE_BACKEND(q))
+    return SHOAL_ENOTSUP;
   int slot = event == SHOAL_QUEUE_READABLE ? 0 : 1;
   pthread_mutex_lock(&watch_start);
   struct queue_watch *w = q->watch[slot];
