@@ -266,7 +266,10 @@ SHOAL_API int shoal_entry_register(struct shoal_entry *e);
 // start processes with the spawn method (Python's `if __name__ ==
 // "__main__"` guard).  In the program's own run it returns 0 at once.  In a
 // spawn child it enters the registered target with the argument block,
-// ends as a fork child ends (see shoal_process_fail) and never returns.
+// ends as a fork child ends (see shoal_process_fail) and never returns.  A
+// program that finds the SHOAL_SPAWN environment variable but no status
+// block from its parent to match (a bad value, a stray copy) writes a line to
+// stderr and ends with _exit(127) instead of running main().
 // Programs whose main() you cannot edit (a test runner) use
 // SHOAL_SPAWN_MAIN_CONSTRUCTOR instead.
 SHOAL_API int shoal_spawn_main(void);

@@ -284,3 +284,58 @@ SH_TEST(spawn, a_main_without_shoal_spawn_main_cannot_start_processes)
   cr_assert_eq(sh_wait(h, 10000), 0);
   close(fd);
 }
+
+/* A program started with stdin, stdout or stderr closed (a daemon, `prog
+ * <&-`): the status block must not land on fd 0-2, the child must run its
+ * target (not main() again: that would spawn without end), and it keeps the
+ * parent's 0-2 as they are. */
+static void spawn_with_closed(const char *fds, const char *want_open)
+{
+  int fd;
+  char line[128], want[64];
+  pid_t h = helper(&fd, NULL, "spawn-closed", fds, NULL);
+  sh_read_line(fd, line, sizeof line, 20000);
+  snprintf(want, sizeof want, "entered open=%s", want_open);
+  cr_assert_str_eq(line, want, "parent closed fd(s) %s", fds);
+  sh_read_line(fd, line, sizeof line, 20000);
+  cr_assert_str_eq(line, "exitcode 42 (SHOAL_OK)", "parent closed fd(s) %s", fds);
+  cr_assert_eq(sh_wait(h, 10000), 0);
+  close(fd);
+}
+
+SH_TEST(spawn, a_parent_with_stdio_closed_still_enters_the_target)
+{
+  spawn_with_closed("0", "-12");
+  spawn_with_closed("1", "0-2");
+  spawn_with_closed("2", "01-");
+  spawn_with_closed("012", "---");
+}
+
+/* A SHOAL_SPAWN that names no status block of ours: the program is a spawn
+ * child that lost its way, and must end (127) rather than run main(). */
+static void bogus_spawn_var(const char *value)
+{
+  int fd, n = 0;
+  char *env[64], var[64], buf[64];
+  for (char **e = environ; *e && n < 62; e++)
+    if (strncmp(*e, "SHOAL_SPAWN=", 12) != 0)
+      env[n++] = *e;
+  snprintf(var, sizeof var, "SHOAL_SPAWN=%s", value);
+  env[n++] = var;
+  env[n] = NULL;
+  pid_t h = helper(&fd, env, "hello", NULL);
+  cr_assert_eq(sh_wait(h, 10000), 127, "SHOAL_SPAWN=%s", value);
+  ssize_t r = read(fd, buf, sizeof buf - 1);
+  buf[r > 0 ? r : 0] = '\0';
+  cr_assert_eq(r, 0, "main() ran with SHOAL_SPAWN=%s: \"%s\"", value, buf);
+  close(fd);
+}
+
+SH_TEST(spawn, a_bad_shoal_spawn_variable_never_runs_main)
+{
+  char v[32];
+  bogus_spawn_var("garbage");
+  snprintf(v, sizeof v, "0:%d", (int)getpid()); /* the old fd-0 status block */
+  bogus_spawn_var(v);
+  bogus_spawn_var("77:1");
+}
