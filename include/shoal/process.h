@@ -100,7 +100,9 @@ SHOAL_API int shoal_process_start(shoal_process *p);
 // through this handle, a line such as "Process Worker-3 (pid 4242) died:
 // SIGSEGV" goes to stderr once (see shoal_process_set_reporting).  Errors:
 // SHOAL_ENOTSTARTED, SHOAL_ECLOSED, SHOAL_EPERM (not called in the process that
-// started it), SHOAL_EINVAL.  Any number of threads may join at once.
+// started it), SHOAL_EINVAL.  Any number of threads may join at once.  A
+// join under way when another thread closes p returns 0: close succeeds only
+// once the child has ended.  A join begun after close returns SHOAL_ECLOSED.
 SHOAL_API int shoal_process_join(shoal_process *p, shoal_duration timeout);
 
 // shoal_process_is_alive returns 1 while the child runs (it has been started
@@ -136,7 +138,9 @@ SHOAL_API int shoal_process_interrupt(shoal_process *p);
 // sentinel fd and shared status.  Afterwards every call on p but the name,
 // pid, daemon accessors and destroy returns SHOAL_ECLOSED; closing again is 0.
 // Errors: SHOAL_EBUSY while the child runs (join it first), SHOAL_EPERM,
-// SHOAL_EINVAL.  A process never started can be closed.
+// SHOAL_EINVAL.  A process never started can be closed.  Joins under way in
+// other threads return 0 (see shoal_process_join); the sentinel fd is closed
+// once the last of them has returned.
 SHOAL_API int shoal_process_close(shoal_process *p);
 
 // shoal_process_destroy releases the caller's reference to p and frees it

@@ -66,6 +66,8 @@ struct shoal_process {
   int n_pass_fds;
   int pid;
   int fd;              /* process handle (pidfd); -1 when none */
+  int waiters;         /* joiners blocked on fd, which close leaves open for them */
+  int fd_closing;      /* the fd close left to the last of them; -1 when none */
   int owner;           /* pid of the process that started it */
   struct shoal__proc_status *st;
   size_t st_size;

@@ -32,6 +32,7 @@ static void init_handle(shoal_process *p, int kind, const char *name)
   p->kind = kind;
   p->phase = P_STARTED;
   p->fd = -1;
+  p->fd_closing = -1;
   size_t n = strnlen(name, sizeof p->name - 1);
   memcpy(p->name, name, n); /* not snprintf: see shoal_process_create */
   p->name[n] = '\0';

@@ -3,6 +3,7 @@
 // failure reports, daemon children, sentinels, bad input.
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -609,4 +610,72 @@ SH_TEST(process, many_threads_join_one_child)
   cr_assert_eq(atomic_load(&joined_ok), 3);
   shoal_process_destroy(sibling);
   shoal_event_destroy(ev);
+}
+
+static int brief(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  sh_sleep_ms(2);
+  return 0;
+}
+
+static _Atomic int join_rc;
+
+static void *join_forever(void *arg)
+{
+  atomic_store(&join_rc, shoal_process_join(arg, SHOAL_FOREVER));
+  return NULL;
+}
+
+SH_TEST(process, a_join_in_progress_returns_when_another_thread_closes)
+{
+  /* Thread A joins; thread B sees the child end and closes the handle.  A
+   * join under way when close succeeds returns 0 (close succeeds only once
+   * the child has ended); it must not spin on the closed (or reused) fd. */
+  shoal_process *w;
+  pthread_t tw;
+  SH_ASSERT_OK(shoal_event_create(&ev));
+  SH_ASSERT_OK(shoal_process_create(&w, wait_event, NULL, 0, NULL));
+  SH_ASSERT_OK(shoal_process_start(w));
+  atomic_store(&join_rc, 1);
+  cr_assert_eq(pthread_create(&tw, NULL, join_forever, w), 0);
+  sh_sleep_ms(50); /* the joiner waits on the handle now */
+  SH_ASSERT_OK(shoal_event_set(ev));
+  while (shoal_process_is_alive(w) == 1)
+    sh_sleep_ms(1);
+  SH_ASSERT_OK(shoal_process_close(w));
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  cr_assert_eq(pthread_timedjoin_np(tw, NULL, &until), 0,
+               "the joiner is still inside shoal_process_join 5 s after close");
+  SH_ASSERT_OK(atomic_load(&join_rc));
+  shoal_process_destroy(w);
+  shoal_event_destroy(ev);
+
+  /* The same race, many times, with the close right behind the end.  The
+   * joiner may begin after close (SHOAL_ECLOSED) or before (0). */
+  for (int round = 0; round < 100; round++) {
+    shoal_process *p;
+    pthread_t t;
+    SH_ASSERT_OK(shoal_process_create(&p, brief, NULL, 0, NULL));
+    SH_ASSERT_OK(shoal_process_start(p));
+    atomic_store(&join_rc, 1);
+    cr_assert_eq(pthread_create(&t, NULL, join_forever, p), 0);
+    while (shoal_process_is_alive(p) == 1)
+      ;
+    SH_ASSERT_OK(shoal_process_close(p));
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    int jr = pthread_timedjoin_np(t, NULL, &until);
+    cr_assert_eq(jr, 0, "round %d: the joiner is still inside shoal_process_join 5 s after close",
+                 round);
+    int rc = atomic_load(&join_rc);
+    cr_assert(rc == 0 || rc == SHOAL_ECLOSED, "round %d: join returned %s", round,
+              shoal_err_name(rc));
+    /* A join that starts after close is told so. */
+    SH_ASSERT_ERR(shoal_process_join(p, SHOAL_FOREVER), SHOAL_ECLOSED);
+    shoal_process_destroy(p);
+  }
 }
