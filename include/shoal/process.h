@@ -279,8 +279,9 @@ SHOAL_API int shoal_entry_register(struct shoal_entry *e);
 SHOAL_API int shoal_spawn_main(void);
 
 // SHOAL_SPAWN_MAIN_CONSTRUCTOR, at file scope, calls shoal_spawn_main before
-// main() runs, after every SHOAL_ENTRY registration.  The child's target then
-// runs before the program's other default-priority constructors.
+// main() runs, after every SHOAL_ENTRY registration and shoal's own set-up
+// (constructor priority 101; this one is 102).  The child's target then runs
+// before the program's other default-priority constructors.
 #define SHOAL_SPAWN_MAIN_CONSTRUCTOR                                                               \
   __attribute__((constructor(102))) static void shoal__spawn_main_constructor(void)                \
   {                                                                                                \

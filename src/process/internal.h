@@ -94,6 +94,15 @@ extern struct shoal__self shoal__self;
 // shoal__self_init makes shoal__self describe the main process, once.
 void shoal__self_init(void);
 
+// shoal__process_init and shoal__thread_init set the module up once: the
+// process identity, the fork handlers, the main thread's Thread (call from
+// the main thread).  Constructors of priority 101 call them, before
+// SHOAL_SPAWN_MAIN_CONSTRUCTOR (102) can enter a spawn child's target and
+// before the program's default-priority constructors; shoal_spawn_main calls
+// them again (a no-op then), whatever order a program's constructors run in.
+void shoal__process_init(void);
+void shoal__thread_init(void);
+
 // shoal__self_become_child makes the calling process (just forked, or a
 // spawn child) the shoal child that st describes, whose parent is parent_pid.
 void shoal__self_become_child(struct shoal__proc_status *st, int parent_pid);

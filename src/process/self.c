@@ -68,10 +68,22 @@ static void fork_child(void)
   pthread_mutex_init(&shoal__self.parent.mu, NULL);
 }
 
-__attribute__((constructor)) static void register_fork_handlers(void)
+static void register_fork_handlers(void)
 {
   shoal__self_init();
   pthread_atfork(NULL, NULL, fork_child);
+}
+
+void shoal__process_init(void)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, register_fork_handlers);
+}
+
+/* Priority 101: see thread.c's constructor. */
+__attribute__((constructor(101))) static void process_constructor(void)
+{
+  shoal__process_init();
 }
 
 void shoal__self_become_child(struct shoal__proc_status *st, int parent_pid)

@@ -127,6 +127,10 @@ int shoal_spawn_main(void)
   char end;
   if (!v)
     return 0;
+  /* The target may run from a constructor (SHOAL_SPAWN_MAIN_CONSTRUCTOR):
+   * make sure shoal's own set-up has run first. */
+  shoal__process_init();
+  shoal__thread_init();
   /* Only a well-formed variable naming a status block we made counts. */
   struct shoal__proc_status *st = NULL;
   size_t size = 0;

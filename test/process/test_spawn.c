@@ -339,3 +339,62 @@ SH_TEST(spawn, a_bad_shoal_spawn_variable_never_runs_main)
   bogus_spawn_var(v);
   bogus_spawn_var("77:1");
 }
+
+static void wait_on(void *arg)
+{
+  shoal_event_wait(arg, SHOAL_SEC(20));
+}
+
+static int return_zero(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  return 0;
+}
+
+/* Entered from SHOAL_SPAWN_MAIN_CONSTRUCTOR, before the program's other
+ * constructors: shoal's own set-up must have run all the same. */
+static int sp_init_order(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  int step = 0, code = -1;
+  shoal_event *e = NULL;
+  shoal_thread *t = NULL;
+  shoal_process *g = NULL;
+  if (shoal_thread_native_id(shoal_main_thread()) != getpid())
+    return 1; /* the main thread was never captured */
+  if (shoal_event_create(&e) || shoal_thread_create(&t, wait_on, e, NULL) ||
+      shoal_thread_set_daemon(t, 0) || shoal_thread_start(t))
+    return 2;
+  /* A fork child of ours has only the forking thread: it must not wait for
+   * t at its end (the fork handlers must be in place). */
+  if (shoal_process_create(&g, return_zero, NULL, 0,
+                           &(shoal_process_opts){.start_method = SHOAL_START_FORK}) ||
+      shoal_process_start(g))
+    step = 3;
+  else if (shoal_process_join(g, SHOAL_SEC(5)) != 0)
+    step = 4;
+  else if (shoal_process_exitcode(g, &code) != 1 || code != 0)
+    step = 5;
+  if (g && step == 4) {
+    shoal_process_kill(g);
+    shoal_process_join(g, SHOAL_FOREVER);
+  }
+  shoal_process_destroy(g);
+  shoal_event_set(e);
+  shoal_thread_join(t, SHOAL_SEC(20));
+  shoal_thread_destroy(t);
+  shoal_event_destroy(e);
+  return step;
+}
+SHOAL_ENTRY(sp_init_order)
+
+SH_TEST(spawn, a_child_entered_from_the_constructor_finds_shoal_set_up)
+{
+  shoal_process *p;
+  SH_ASSERT_OK(shoal_process_create(&p, sp_init_order, NULL, 0, &spawn_opts));
+  int code = run(p);
+  cr_assert_eq(code, 0, "spawn child check failed at step %d", code);
+  shoal_process_destroy(p);
+}
