@@ -84,7 +84,12 @@ SHOAL_API int shoal_process_create(shoal_process **out, shoal_process_target tar
 // that enters target through shoal_spawn_main.  A daemon child is killed when
 // its parent dies, however it dies (even kill -9): Linux ties this to the
 // *thread* that calls start, so start daemon children from a thread that
-// lives as long as they should.  Errors: SHOAL_EBUSY (started already),
+// lives as long as they should.  First, as Python's Process.start, it
+// collects (without blocking) every child of this process that has ended:
+// its exit status, its report line, and for a handle already destroyed the
+// pidfd and status block, so children started and never joined leave no
+// zombies or fds behind beyond those that ended since the last start.
+// Errors: SHOAL_EBUSY (started already),
 // SHOAL_ECLOSED, SHOAL_EPERM (called in a spawn child before it entered its
 // target: main() lacks shoal_spawn_main(), which would start processes
 // forever), SHOAL_EAGAIN / SHOAL_ENOMEM (no process could be made), SHOAL_EMFILE.
@@ -145,8 +150,11 @@ SHOAL_API int shoal_process_close(shoal_process *p);
 
 // shoal_process_destroy releases the caller's reference to p and frees it
 // with the last one; a handle from shoal_active_children holds a reference of
-// its own.  A child that still runs is not stopped: shoal keeps watching it
-// and joins it at exit like any other (terminating it if it is a daemon).
+// its own.  A child that has ended is collected now (as join would; a
+// failure is reported).  A child that still runs is not stopped: shoal keeps
+// watching it, the next shoal_process_start or shoal_active_children
+// collects it once it has ended (releasing its pidfd and status block), and
+// at exit it is joined like any other (terminated if it is a daemon).
 // NULL, shoal_current_process() and shoal_parent_process() are no-ops.  Do
 // not use p afterwards.
 SHOAL_API void shoal_process_destroy(shoal_process *p);

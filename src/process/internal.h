@@ -121,6 +121,12 @@ void shoal__exit_children(void);
 void shoal__registry_add(shoal_process *p);
 void shoal__registry_remove(shoal_process *p);
 
+// shoal__reap_ended collects every child in the registry that has ended,
+// without blocking (Python's multiprocessing._cleanup): its status is taken,
+// its report printed, and a handle its owner has destroyed is freed with its
+// pidfd and status block.
+void shoal__reap_ended(void);
+
 // shoal__status_get returns a zeroed one-page status block for a fork child
 // (from a cache of pages whose children have ended), or NULL; _put gives one
 // back.  Shared pages are never copied on write, so reusing them spares the

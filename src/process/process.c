@@ -141,13 +141,6 @@ void shoal__process_unref(shoal_process *p)
   free(p);
 }
 
-void shoal_process_destroy(shoal_process *p)
-{
-  if (!p || p->kind != PK_CHILD)
-    return;
-  shoal__process_unref(p);
-}
-
 /* Status of a child of another process, or of the wrong kind of handle. */
 static int foreign(const shoal_process *p)
 {
@@ -229,6 +222,19 @@ static bool collect_locked(shoal_process *p)
   return true;
 }
 
+void shoal_process_destroy(shoal_process *p)
+{
+  if (!p || p->kind != PK_CHILD)
+    return;
+  /* A child that has ended is collected now, so that the registry lets go
+   * of it and the last reference below frees its pidfd and status block. */
+  pthread_mutex_lock(&p->mu);
+  if (p->phase == P_STARTED && !foreign(p))
+    collect_locked(p);
+  pthread_mutex_unlock(&p->mu);
+  shoal__process_unref(p);
+}
+
 /* Opens the parent's handle, once.  With p->mu held. */
 static void parent_open_locked(shoal_process *p)
 {
@@ -279,6 +285,10 @@ int shoal_process_start(shoal_process *p)
       return SHOAL_EPERM;
     return SHOAL_EPERM;
   }
+  /* Collect the children that have ended, as Python's Process.start does:
+   * children started and never joined leave no zombie, pidfd or status
+   * block behind. */
+  shoal__reap_ended();
   pthread_mutex_lock(&p->mu);
   int rc = 0;
   if (p->phase != P_CREATED) {

@@ -281,6 +281,14 @@ int shoal_active_children(shoal_process **out, int max)
   return alive;
 }
 
+void shoal__reap_ended(void)
+{
+  /* No child listed (the usual case in a child): no lock, no write. */
+  if (atomic_load(&n_listed) == 0)
+    return;
+  shoal_active_children(NULL, 0);
+}
+
 shoal_process *shoal_current_process(void)
 {
   shoal__self_init();

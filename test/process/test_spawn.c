@@ -3,11 +3,13 @@
 // registered with SHOAL_ENTRY), and what a real program's main() sees:
 // daemon children dying with a parent killed -9, clean-up at exit, and the
 // guard against a main() that lacks shoal_spawn_main().
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,4 +399,61 @@ SH_TEST(spawn, a_child_entered_from_the_constructor_finds_shoal_set_up)
   int code = run(p);
   cr_assert_eq(code, 0, "spawn child check failed at step %d", code);
   shoal_process_destroy(p);
+}
+
+static int sp_quick(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  return 0;
+}
+SHOAL_ENTRY(sp_quick)
+
+static int open_fds(void)
+{
+  int n = 0;
+  for (int fd = 0; fd < 1024; fd++)
+    n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+/* Whether a child of ours has ended and not been reaped (a zombie). */
+static bool a_zombie(void)
+{
+  siginfo_t si = {0};
+  cr_assert(waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 || errno == ECHILD);
+  return si.si_pid != 0;
+}
+
+SH_TEST(spawn, children_never_joined_are_reaped)
+{
+  /* Start and destroy without a join: the next start collects the children
+   * that have ended, with their pidfds and status mappings. */
+  struct rlimit rl;
+  cr_assert(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+  rl.rlim_cur = 32;
+  cr_assert(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+  int fds = open_fds();
+  shoal_process *p;
+  pid_t prev = 0;
+  for (int i = 0; i < 40; i++) {
+    SH_ASSERT_OK(shoal_process_create(&p, sp_quick, NULL, 0, &spawn_opts));
+    int rc = shoal_process_start(p);
+    cr_assert(rc == 0, "child %d: start returned %s", i, shoal_err_name(rc));
+    siginfo_t si = {0};
+    cr_assert(prev == 0 || (waitid(P_PID, (id_t)prev, &si, WEXITED | WNOHANG | WNOWAIT) == -1 &&
+                            errno == ECHILD),
+              "child %d: this start left the one before, which had ended, unreaped", i);
+    prev = shoal_process_pid(p);
+    shoal_process_destroy(p);
+    /* Until it has ended, without reaping it: the next start must (unless
+     * it had ended already and destroy collected it). */
+    cr_assert(waitid(P_PID, (id_t)prev, &si, WEXITED | WNOWAIT) == 0 || errno == ECHILD);
+  }
+  SH_ASSERT_OK(shoal_process_create(&p, sp_quick, NULL, 0, &spawn_opts));
+  cr_assert_eq(run(p), 0);
+  shoal_process_destroy(p);
+  cr_assert(!a_zombie());
+  SH_ASSERT_RC(open_fds(), fds);
+  SH_ASSERT_RC(shoal_active_children(NULL, 0), 0);
 }
