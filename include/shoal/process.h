@@ -453,10 +453,13 @@ enum shoal_log_level {
 #define SHOAL_LOG_MAX_SINKS 8
 
 typedef struct shoal_logger_opts {
-  const char *name;     /* %(name)s; NULL = "root"; copied */
-  int level;            /* records below it are dropped; 0 = SHOAL_LOG_WARNING */
-  const char *format;   /* NULL = SHOAL_LOG_DEFAULT_FORMAT; copied; see shoal_logger_create */
-  uint32_t reserved[6]; /* must be zero */
+  const char *name;      /* %(name)s; NULL = "root"; copied */
+  int level;             /* records below it are dropped; 0 = SHOAL_LOG_WARNING */
+  const char *format;    /* NULL = SHOAL_LOG_DEFAULT_FORMAT; copied; see shoal_logger_create */
+  const char *lock_name; /* NULL = a lock of its own, shared with children forked after;
+                            a name = the named Lock of that name (created if missing), which
+                            every logger given the name shares: spawn children, other programs */
+  uint32_t reserved[4];  /* must be zero */
 } shoal_logger_opts;
 
 // shoal_logger_create makes a logger whose records carry the time, level,
@@ -468,9 +471,15 @@ typedef struct shoal_logger_opts {
 // the children: each record is formatted whole, then written to each sink in
 // a single write under a robust cross-process lock, so records of many
 // processes and threads never interleave (a writer killed mid-record costs
-// at most that record).  With no sink added, records go to stderr.
-// Errors: SHOAL_EINVAL (out NULL, a bad format, bad level or options),
-// SHOAL_ENOMEM.
+// at most that record).  Loggers made separately — in spawn children, which
+// share no memory with their parent, or in other programs — share that lock
+// only when opts->lock_name names the same named Lock; the name stays until
+// shoal_unlink(lock_name).  Without it, their records still stay whole in a
+// file from shoal_logger_add_file (O_APPEND, one write each) and on a pipe up
+// to PIPE_BUF (4096) bytes, but longer records on a pipe or terminal may
+// interleave.  With no sink added, records go to stderr.  Errors:
+// SHOAL_EINVAL (out NULL, a bad format, bad level or options), SHOAL_ENOMEM,
+// or shoal_lock_open's error for lock_name (SHOAL_EINVAL, SHOAL_ETYPE, ...).
 SHOAL_API int shoal_logger_create(shoal_logger **out, const shoal_logger_opts *opts);
 
 // shoal_logger_add_stderr adds standard error as a sink.  Errors:
