@@ -84,7 +84,12 @@ SHOAL_API int shoal_process_create(shoal_process **out, shoal_process_target tar
 // that enters target through shoal_spawn_main.  A daemon child is killed when
 // its parent dies, however it dies (even kill -9): Linux ties this to the
 // *thread* that calls start, so start daemon children from a thread that
-// lives as long as they should.  Errors: SHOAL_EBUSY (started already),
+// lives as long as they should.  First, as Python's Process.start, it
+// collects (without blocking) every child of this process that has ended:
+// its exit status, its report line, and for a handle already destroyed the
+// pidfd and status block, so children started and never joined leave no
+// zombies or fds behind beyond those that ended since the last start.
+// Errors: SHOAL_EBUSY (started already),
 // SHOAL_ECLOSED, SHOAL_EPERM (called in a spawn child before it entered its
 // target: main() lacks shoal_spawn_main(), which would start processes
 // forever), SHOAL_EAGAIN / SHOAL_ENOMEM (no process could be made), SHOAL_EMFILE.
@@ -100,7 +105,9 @@ SHOAL_API int shoal_process_start(shoal_process *p);
 // through this handle, a line such as "Process Worker-3 (pid 4242) died:
 // SIGSEGV" goes to stderr once (see shoal_process_set_reporting).  Errors:
 // SHOAL_ENOTSTARTED, SHOAL_ECLOSED, SHOAL_EPERM (not called in the process that
-// started it), SHOAL_EINVAL.  Any number of threads may join at once.
+// started it), SHOAL_EINVAL.  Any number of threads may join at once.  A
+// join under way when another thread closes p returns 0: close succeeds only
+// once the child has ended.  A join begun after close returns SHOAL_ECLOSED.
 SHOAL_API int shoal_process_join(shoal_process *p, shoal_duration timeout);
 
 // shoal_process_is_alive returns 1 while the child runs (it has been started
@@ -136,13 +143,18 @@ SHOAL_API int shoal_process_interrupt(shoal_process *p);
 // sentinel fd and shared status.  Afterwards every call on p but the name,
 // pid, daemon accessors and destroy returns SHOAL_ECLOSED; closing again is 0.
 // Errors: SHOAL_EBUSY while the child runs (join it first), SHOAL_EPERM,
-// SHOAL_EINVAL.  A process never started can be closed.
+// SHOAL_EINVAL.  A process never started can be closed.  Joins under way in
+// other threads return 0 (see shoal_process_join); the sentinel fd is closed
+// once the last of them has returned.
 SHOAL_API int shoal_process_close(shoal_process *p);
 
 // shoal_process_destroy releases the caller's reference to p and frees it
 // with the last one; a handle from shoal_active_children holds a reference of
-// its own.  A child that still runs is not stopped: shoal keeps watching it
-// and joins it at exit like any other (terminating it if it is a daemon).
+// its own.  A child that has ended is collected now (as join would; a
+// failure is reported).  A child that still runs is not stopped: shoal keeps
+// watching it, the next shoal_process_start or shoal_active_children
+// collects it once it has ended (releasing its pidfd and status block), and
+// at exit it is joined like any other (terminated if it is a daemon).
 // NULL, shoal_current_process() and shoal_parent_process() are no-ops.  Do
 // not use p afterwards.
 SHOAL_API void shoal_process_destroy(shoal_process *p);
@@ -266,14 +278,18 @@ SHOAL_API int shoal_entry_register(struct shoal_entry *e);
 // start processes with the spawn method (Python's `if __name__ ==
 // "__main__"` guard).  In the program's own run it returns 0 at once.  In a
 // spawn child it enters the registered target with the argument block,
-// ends as a fork child ends (see shoal_process_fail) and never returns.
+// ends as a fork child ends (see shoal_process_fail) and never returns.  A
+// program that finds the SHOAL_SPAWN environment variable but no status
+// block from its parent to match (a bad value, a stray copy) writes a line to
+// stderr and ends with _exit(127) instead of running main().
 // Programs whose main() you cannot edit (a test runner) use
 // SHOAL_SPAWN_MAIN_CONSTRUCTOR instead.
 SHOAL_API int shoal_spawn_main(void);
 
 // SHOAL_SPAWN_MAIN_CONSTRUCTOR, at file scope, calls shoal_spawn_main before
-// main() runs, after every SHOAL_ENTRY registration.  The child's target then
-// runs before the program's other default-priority constructors.
+// main() runs, after every SHOAL_ENTRY registration and shoal's own set-up
+// (constructor priority 101; this one is 102).  The child's target then runs
+// before the program's other default-priority constructors.
 #define SHOAL_SPAWN_MAIN_CONSTRUCTOR                                                               \
   __attribute__((constructor(102))) static void shoal__spawn_main_constructor(void)                \
   {                                                                                                \
@@ -437,10 +453,13 @@ enum shoal_log_level {
 #define SHOAL_LOG_MAX_SINKS 8
 
 typedef struct shoal_logger_opts {
-  const char *name;     /* %(name)s; NULL = "root"; copied */
-  int level;            /* records below it are dropped; 0 = SHOAL_LOG_WARNING */
-  const char *format;   /* NULL = SHOAL_LOG_DEFAULT_FORMAT; copied; see shoal_logger_create */
-  uint32_t reserved[6]; /* must be zero */
+  const char *name;      /* %(name)s; NULL = "root"; copied */
+  int level;             /* records below it are dropped; 0 = SHOAL_LOG_WARNING */
+  const char *format;    /* NULL = SHOAL_LOG_DEFAULT_FORMAT; copied; see shoal_logger_create */
+  const char *lock_name; /* NULL = a lock of its own, shared with children forked after;
+                            a name = the named Lock of that name (created if missing), which
+                            every logger given the name shares: spawn children, other programs */
+  uint32_t reserved[4];  /* must be zero */
 } shoal_logger_opts;
 
 // shoal_logger_create makes a logger whose records carry the time, level,
@@ -452,9 +471,15 @@ typedef struct shoal_logger_opts {
 // the children: each record is formatted whole, then written to each sink in
 // a single write under a robust cross-process lock, so records of many
 // processes and threads never interleave (a writer killed mid-record costs
-// at most that record).  With no sink added, records go to stderr.
-// Errors: SHOAL_EINVAL (out NULL, a bad format, bad level or options),
-// SHOAL_ENOMEM.
+// at most that record).  Loggers made separately — in spawn children, which
+// share no memory with their parent, or in other programs — share that lock
+// only when opts->lock_name names the same named Lock; the name stays until
+// shoal_unlink(lock_name).  Without it, their records still stay whole in a
+// file from shoal_logger_add_file (O_APPEND, one write each) and on a pipe up
+// to PIPE_BUF (4096) bytes, but longer records on a pipe or terminal may
+// interleave.  With no sink added, records go to stderr.  Errors:
+// SHOAL_EINVAL (out NULL, a bad format, bad level or options), SHOAL_ENOMEM,
+// or shoal_lock_open's error for lock_name (SHOAL_EINVAL, SHOAL_ETYPE, ...).
 SHOAL_API int shoal_logger_create(shoal_logger **out, const shoal_logger_opts *opts);
 
 // shoal_logger_add_stderr adds standard error as a sink.  Errors:

@@ -312,7 +312,8 @@ int shoal__plat_cpu_count(void);
 
 // shoal__plat_memfd makes an anonymous, zeroed shared file of `size` bytes
 // that survives exec when its fd is passed on, and maps it.  Returns 0 with
-// *fd (close-on-exec) and *addr, or SHOAL_ENOMEM / SHOAL_EMFILE.
+// *fd (close-on-exec, never 0-2 even when those are closed) and *addr, or
+// SHOAL_ENOMEM / SHOAL_EMFILE.
 int shoal__plat_memfd(size_t size, int *fd, void **addr);
 
 // shoal__plat_map_fd maps the whole shared file behind fd; returns 0 with
@@ -332,8 +333,9 @@ struct shoal__plat_spawn {
 // sp->argv and sp->envp.  Between fork and exec the child runs only
 // async-signal-safe system calls (no fork handlers), so this is safe in a
 // process that runs threads; it unblocks every signal and closes every fd
-// above 2 but keep_fds.  Returns the child's pid, or a negative SHOAL_E* code;
-// an exec that fails shows as the child exiting with status 127.
+// above 2 but keep_fds (fds 0-2 stay as they are, open or closed).  Returns
+// the child's pid, or a negative SHOAL_E* code; an exec that fails shows as
+// the child exiting with status 127.
 int shoal__plat_spawn(const struct shoal__plat_spawn *sp);
 
 /*

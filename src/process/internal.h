@@ -66,6 +66,8 @@ struct shoal_process {
   int n_pass_fds;
   int pid;
   int fd;              /* process handle (pidfd); -1 when none */
+  int waiters;         /* joiners blocked on fd, which close leaves open for them */
+  int fd_closing;      /* the fd close left to the last of them; -1 when none */
   int owner;           /* pid of the process that started it */
   struct shoal__proc_status *st;
   size_t st_size;
@@ -92,6 +94,15 @@ extern struct shoal__self shoal__self;
 // shoal__self_init makes shoal__self describe the main process, once.
 void shoal__self_init(void);
 
+// shoal__process_init and shoal__thread_init set the module up once: the
+// process identity, the fork handlers, the main thread's Thread (call from
+// the main thread).  Constructors of priority 101 call them, before
+// SHOAL_SPAWN_MAIN_CONSTRUCTOR (102) can enter a spawn child's target and
+// before the program's default-priority constructors; shoal_spawn_main calls
+// them again (a no-op then), whatever order a program's constructors run in.
+void shoal__process_init(void);
+void shoal__thread_init(void);
+
 // shoal__self_become_child makes the calling process (just forked, or a
 // spawn child) the shoal child that st describes, whose parent is parent_pid.
 void shoal__self_become_child(struct shoal__proc_status *st, int parent_pid);
@@ -109,6 +120,12 @@ void shoal__exit_children(void);
 // the registry of running children (which holds a reference meanwhile).
 void shoal__registry_add(shoal_process *p);
 void shoal__registry_remove(shoal_process *p);
+
+// shoal__reap_ended collects every child in the registry that has ended,
+// without blocking (Python's multiprocessing._cleanup): its status is taken,
+// its report printed, and a handle its owner has destroyed is freed with its
+// pidfd and status block.
+void shoal__reap_ended(void);
 
 // shoal__status_get returns a zeroed one-page status block for a fork child
 // (from a cache of pages whose children have ended), or NULL; _put gives one

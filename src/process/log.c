@@ -2,9 +2,12 @@
 // Logging from many processes: every record is formatted whole in the
 // calling process (Python's logging format fields), then written to each sink
 // in one write(2) under a robust cross-process Lock that lives in shared
-// memory, so children forked after the logger was made share it.  Files are
-// opened O_APPEND, so even separately opened loggers (spawn children) append
-// each record in one piece.
+// memory, so children forked after the logger was made share it.  Loggers
+// made separately (spawn children, other programs) share the lock when they
+// are given the same lock_name (a named Lock).  Files are opened O_APPEND,
+// so even loggers that share no lock append each record in one piece (one
+// write(2), which Linux applies whole to a regular file); on a pipe that
+// holds only up to PIPE_BUF bytes.
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,6 +28,7 @@ struct sink {
 
 struct shoal_logger {
   shoal_lock *lock;
+  bool named; /* lock came from shoal_lock_open */
   char name[64];
   char *format;
   _Atomic int level;
@@ -134,7 +138,14 @@ int shoal_logger_create(shoal_logger **out, const shoal_logger_opts *opts)
     free(lg);
     return SHOAL_ENOMEM;
   }
-  int rc = shoal_lock_create(&lg->lock);
+  int rc;
+  if (opts && opts->lock_name) {
+    rc = shoal_lock_open(&lg->lock, opts->lock_name,
+                         &(shoal_open_opts){.flags = SHOAL_OPEN_CREATE});
+    lg->named = true;
+  } else {
+    rc = shoal_lock_create(&lg->lock);
+  }
   if (rc) {
     free(lg->format);
     free(lg);
@@ -200,7 +211,10 @@ void shoal_logger_destroy(shoal_logger *lg)
   for (int i = 0; i < lg->n_sinks; i++)
     if (lg->sinks[i].owned)
       close(lg->sinks[i].fd);
-  shoal_lock_destroy(lg->lock);
+  if (lg->named)
+    shoal_lock_close(lg->lock);
+  else
+    shoal_lock_destroy(lg->lock);
   free(lg->format);
   free(lg);
 }

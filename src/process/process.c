@@ -77,6 +77,7 @@ int shoal_process_create(shoal_process **out, shoal_process_target target, const
   p->entry = entry;
   p->method = method;
   p->fd = -1;
+  p->fd_closing = -1;
 
   /* Name and place in the tree, as Python: the n-th child of "1:2" is
    * "1:2:n", named "Process-1:2:n". */
@@ -129,6 +130,8 @@ void shoal__process_unref(shoal_process *p)
     return;
   if (p->fd >= 0)
     close(p->fd);
+  if (p->fd_closing >= 0)
+    close(p->fd_closing);
   release_status(p);
   pthread_mutex_destroy(&p->mu);
   free(p->message);
@@ -136,13 +139,6 @@ void shoal__process_unref(shoal_process *p)
   free(p->args);
   free(p->pass_fds);
   free(p);
-}
-
-void shoal_process_destroy(shoal_process *p)
-{
-  if (!p || p->kind != PK_CHILD)
-    return;
-  shoal__process_unref(p);
 }
 
 /* Status of a child of another process, or of the wrong kind of handle. */
@@ -226,6 +222,19 @@ static bool collect_locked(shoal_process *p)
   return true;
 }
 
+void shoal_process_destroy(shoal_process *p)
+{
+  if (!p || p->kind != PK_CHILD)
+    return;
+  /* A child that has ended is collected now, so that the registry lets go
+   * of it and the last reference below frees its pidfd and status block. */
+  pthread_mutex_lock(&p->mu);
+  if (p->phase == P_STARTED && !foreign(p))
+    collect_locked(p);
+  pthread_mutex_unlock(&p->mu);
+  shoal__process_unref(p);
+}
+
 /* Opens the parent's handle, once.  With p->mu held. */
 static void parent_open_locked(shoal_process *p)
 {
@@ -276,6 +285,10 @@ int shoal_process_start(shoal_process *p)
       return SHOAL_EPERM;
     return SHOAL_EPERM;
   }
+  /* Collect the children that have ended, as Python's Process.start does:
+   * children started and never joined leave no zombie, pidfd or status
+   * block behind. */
+  shoal__reap_ended();
   pthread_mutex_lock(&p->mu);
   int rc = 0;
   if (p->phase != P_CREATED) {
@@ -373,22 +386,35 @@ int shoal_process_join(shoal_process *p, shoal_duration timeout)
   if (p->kind == PK_SELF)
     return SHOAL_EDEADLK;
   pthread_mutex_lock(&p->mu);
-  if ((rc = check_started(p)) != 0) {
+  if ((rc = check_started(p)) != 0)
+    goto out;
+  for (;;) {
+    /* Closed by another thread while we waited: close succeeds only once the
+     * child has ended, so this join is over too. */
+    if (p->phase == P_CLOSED)
+      break;
+    if (p->kind == PK_PARENT ? parent_ended_locked(p) : collect_locked(p))
+      break;
+    /* One blocking wait on the handle: no polling loop.  While any joiner
+     * waits, close leaves the fd open (fd_closing), so the fd we wait on is
+     * never another file that took its number. */
+    int fd = p->fd;
+    p->waiters++;
     pthread_mutex_unlock(&p->mu);
-    return rc;
-  }
-  bool ended = p->kind == PK_PARENT ? parent_ended_locked(p) : collect_locked(p);
-  int fd = p->fd;
-  pthread_mutex_unlock(&p->mu);
-  while (!ended) {
-    /* One blocking wait on the handle: no polling loop. */
-    if (shoal__plat_proc_wait(fd, d.at) != 0)
-      return shoal__deadline_code(&d);
+    int w = shoal__plat_proc_wait(fd, d.at);
     pthread_mutex_lock(&p->mu);
-    ended = p->kind == PK_PARENT ? parent_ended_locked(p) : collect_locked(p);
-    pthread_mutex_unlock(&p->mu);
+    if (--p->waiters == 0 && p->fd_closing >= 0) {
+      close(p->fd_closing);
+      p->fd_closing = -1;
+    }
+    if (w != 0) {
+      rc = shoal__deadline_code(&d);
+      break;
+    }
   }
-  return 0;
+out:
+  pthread_mutex_unlock(&p->mu);
+  return rc;
 }
 
 int shoal_process_is_alive(shoal_process *p)
@@ -476,7 +502,9 @@ int shoal_process_close(shoal_process *p)
     rc = SHOAL_EBUSY;
     goto out;
   }
-  if (p->fd >= 0)
+  if (p->fd >= 0 && p->waiters > 0)
+    p->fd_closing = p->fd; /* joiners wait on it: the last of them closes it */
+  else if (p->fd >= 0)
     close(p->fd);
   p->fd = -1;
   release_status(p);

@@ -32,6 +32,7 @@ static void init_handle(shoal_process *p, int kind, const char *name)
   p->kind = kind;
   p->phase = P_STARTED;
   p->fd = -1;
+  p->fd_closing = -1;
   size_t n = strnlen(name, sizeof p->name - 1);
   memcpy(p->name, name, n); /* not snprintf: see shoal_process_create */
   p->name[n] = '\0';
@@ -67,10 +68,22 @@ static void fork_child(void)
   pthread_mutex_init(&shoal__self.parent.mu, NULL);
 }
 
-__attribute__((constructor)) static void register_fork_handlers(void)
+static void register_fork_handlers(void)
 {
   shoal__self_init();
   pthread_atfork(NULL, NULL, fork_child);
+}
+
+void shoal__process_init(void)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, register_fork_handlers);
+}
+
+/* Priority 101: see thread.c's constructor. */
+__attribute__((constructor(101))) static void process_constructor(void)
+{
+  shoal__process_init();
 }
 
 void shoal__self_become_child(struct shoal__proc_status *st, int parent_pid)
@@ -266,6 +279,14 @@ int shoal_active_children(shoal_process **out, int max)
   }
   free(v);
   return alive;
+}
+
+void shoal__reap_ended(void)
+{
+  /* No child listed (the usual case in a child): no lock, no write. */
+  if (atomic_load(&n_listed) == 0)
+    return;
+  shoal_active_children(NULL, 0);
 }
 
 shoal_process *shoal_current_process(void)

@@ -2,8 +2,11 @@
 // The spawn start method: a table of targets registered by name
 // (SHOAL_ENTRY), the parent's fork+exec of the program itself, and the
 // child's way in (shoal_spawn_main).  The child finds everything in a shared
-// status block (a memfd) whose fd and parent pid are named by the
-// SHOAL_SPAWN environment variable: "fd:parent_pid".
+// status block (a memfd) whose fd (never 0-2) and parent pid are named by the
+// SHOAL_SPAWN environment variable: "fd:parent_pid".  A program that finds
+// the variable but not a status block to match ends with status 127: running
+// main() instead would make it another parent, and its own spawn children
+// would do the same, without end.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +105,21 @@ bool shoal__spawn_pending(void)
   return getenv(SHOAL__SPAWN_ENV) != NULL;
 }
 
+/* A spawn child that cannot find its status block: it must not run main(). */
+static __attribute__((noreturn)) void lost(const char *v)
+{
+  char msg[256];
+  int n = snprintf(msg, sizeof msg,
+                   "shoal: %s: " SHOAL__SPAWN_ENV "=%.64s names no status block from this "
+                   "process's parent; a spawn child that cannot find its target ends here "
+                   "(exit status 127)\n",
+                   program_invocation_short_name, v);
+  if (n > 0 && write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1)) {
+    /* stderr may be closed: nothing more to do */
+  }
+  _exit(127);
+}
+
 int shoal_spawn_main(void)
 {
   const char *v = getenv(SHOAL__SPAWN_ENV);
@@ -109,21 +127,19 @@ int shoal_spawn_main(void)
   char end;
   if (!v)
     return 0;
-  /* Only a well-formed variable naming a status block we made counts: a
-   * stray one (inherited by another program) is dropped. */
+  /* The target may run from a constructor (SHOAL_SPAWN_MAIN_CONSTRUCTOR):
+   * make sure shoal's own set-up has run first. */
+  shoal__process_init();
+  shoal__thread_init();
+  /* Only a well-formed variable naming a status block we made counts. */
   struct shoal__proc_status *st = NULL;
   size_t size = 0;
   if (sscanf(v, "%d:%d%c", &fd, &ppid, &end) != 2 || fd <= 2 ||
-      shoal__plat_map_fd(fd, (void **)&st, &size) != 0) {
-    unsetenv(SHOAL__SPAWN_ENV);
-    return 0;
-  }
+      shoal__plat_map_fd(fd, (void **)&st, &size) != 0)
+    lost(v);
   if (size < sizeof *st || st->magic != SHOAL__STATUS_MAGIC || st->parent_pid != ppid ||
-      st->args_len > size - sizeof *st) {
-    shoal__plat_unmap(st, size);
-    unsetenv(SHOAL__SPAWN_ENV);
-    return 0;
-  }
+      st->args_len > size - sizeof *st)
+    lost(v);
   close(fd);
   unsetenv(SHOAL__SPAWN_ENV);
   st->entry[sizeof st->entry - 1] = '\0';

@@ -140,13 +140,27 @@ static void fork_child(void)
 }
 
 /* The main thread's identity, captured while it is the only thread. */
-__attribute__((constructor)) static void capture_main(void)
+static void capture_main(void)
 {
   pthread_once(&init_once, init);
   atomic_store(&main_obj.ident, (uint64_t)pthread_self());
   atomic_store(&main_obj.tid, shoal__plat_gettid());
   current = &main_obj;
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void shoal__thread_init(void)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, capture_main);
+}
+
+/* Priority 101, the first a program may use: before SHOAL_SPAWN_MAIN_CONSTRUCTOR
+ * (102), which runs a spawn child's target, and before any default-priority
+ * constructor of the program.  shoal_spawn_main calls it too. */
+__attribute__((constructor(101))) static void thread_constructor(void)
+{
+  shoal__thread_init();
 }
 
 static int check_name(const char *name)

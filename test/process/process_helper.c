@@ -10,7 +10,16 @@
 //   spawn-unguarded      (run with HELPER_UNGUARDED=1) start a spawn child of a
 //                        program whose main() lacks shoal_spawn_main(); print
 //                        the child's exit code and report
+//   spawn-closed FDS     close the fds listed in FDS ("0", "12", "012"; the
+//                        reports go to a copy of stdout), start a spawn
+//                        child that writes "entered open=XYZ" (which of its
+//                        fds 0-2 are open, '-' for closed) and returns 42;
+//                        print "exitcode N"
+//   hello                print "main ran" (run with a bogus SHOAL_SPAWN: a
+//                        spawn child that cannot find its status block must
+//                        not run main())
 // METHOD is fork or spawn.
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +38,43 @@ static int nap(void *args, size_t len)
   return 0;
 }
 SHOAL_ENTRY(nap)
+
+static int stdio_report(void *args, size_t len)
+{
+  (void)len;
+  int fd = *(int *)args;
+  char line[32];
+  snprintf(line, sizeof line, "entered open=%c%c%c\n", fcntl(0, F_GETFD) != -1 ? '0' : '-',
+           fcntl(1, F_GETFD) != -1 ? '1' : '-', fcntl(2, F_GETFD) != -1 ? '2' : '-');
+  return write(fd, line, strlen(line)) > 0 ? 42 : 1;
+}
+SHOAL_ENTRY(stdio_report)
+
+static int spawn_closed(const char *fds)
+{
+  /* The report fd is inherited by the child: not close-on-exec, above 2. */
+  int report = fcntl(STDOUT_FILENO, F_DUPFD, 10);
+  if (report < 0)
+    return 1;
+  for (const char *c = fds; *c; c++)
+    close(*c - '0');
+  shoal_process_set_reporting(0); /* exit code 42 is what we expect */
+  shoal_process *p;
+  int code = -1;
+  int rc = shoal_process_create(&p, stdio_report, &report, sizeof report,
+                                &(shoal_process_opts){.start_method = SHOAL_START_SPAWN,
+                                                      .pass_fds = &report,
+                                                      .n_pass_fds = 1});
+  if (!rc)
+    rc = shoal_process_start(p);
+  if (!rc)
+    rc = shoal_process_join(p, SHOAL_SEC(20));
+  if (!rc)
+    shoal_process_exitcode(p, &code);
+  dprintf(report, "exitcode %d (%s)\n", code, shoal_err_name(rc));
+  shoal_process_destroy(p);
+  return 0;
+}
 
 static shoal_process *start(int method, int daemon, int ms)
 {
@@ -74,6 +120,12 @@ int main(int argc, char **argv)
     /* Still running: shoal keeps watching them until exit. */
     shoal_process_destroy(d);
     shoal_process_destroy(o);
+    return 0;
+  }
+  if (!strcmp(argv[1], "spawn-closed"))
+    return spawn_closed(argc > 2 ? argv[2] : "");
+  if (!strcmp(argv[1], "hello")) {
+    printf("main ran\n");
     return 0;
   }
   if (!strcmp(argv[1], "spawn-unguarded")) {

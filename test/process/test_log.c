@@ -142,6 +142,73 @@ SH_TEST(log, records_larger_than_pipe_buf_stay_whole_on_a_pipe)
   shoal_logger_destroy(lg);
 }
 
+/* Criterion owns main(): enter spawn children from a constructor. */
+SHOAL_SPAWN_MAIN_CONSTRUCTOR
+
+struct big_job {
+  int fd, who;
+  char lock_name[64];
+};
+
+/* A spawn child shares no memory with its parent: it makes its own logger,
+ * and keeps records whole on the shared pipe through the named lock. */
+static int log_big_spawned(void *args, size_t len)
+{
+  (void)len;
+  struct big_job *j = args;
+  shoal_logger *own;
+  if (shoal_logger_create(&own, &(shoal_logger_opts){.format = "%(message)s",
+                                                     .lock_name = j->lock_name}) ||
+      shoal_logger_add_fd(own, j->fd))
+    return 1;
+  lg = own;
+  log_big(&j->who, sizeof j->who);
+  shoal_logger_destroy(own);
+  return 0;
+}
+SHOAL_ENTRY(log_big_spawned)
+
+SH_TEST(log, spawn_children_sharing_a_lock_name_keep_big_records_whole)
+{
+  int fds[2];
+  struct big_job jobs[BIG_PROCS];
+  shoal_process *p[BIG_PROCS];
+  const char *name = sh_name("loglock");
+  cr_assert(pipe2(fds, O_CLOEXEC) == 0);
+  for (int i = 0; i < BIG_PROCS; i++) {
+    jobs[i] = (struct big_job){.fd = fds[1], .who = i};
+    snprintf(jobs[i].lock_name, sizeof jobs[i].lock_name, "%s", name);
+    SH_ASSERT_OK(shoal_process_create(&p[i], log_big_spawned, &jobs[i], sizeof jobs[i],
+                                      &(shoal_process_opts){.start_method = SHOAL_START_SPAWN,
+                                                            .pass_fds = &fds[1],
+                                                            .n_pass_fds = 1}));
+    SH_ASSERT_OK(shoal_process_start(p[i]));
+  }
+  close(fds[1]);
+  FILE *f = fdopen(fds[0], "r");
+  char *line = malloc(BIG + 8);
+  int count[BIG_PROCS] = {0};
+  while (fgets(line, BIG + 8, f)) {
+    size_t n = strlen(line);
+    cr_assert_eq(n, (size_t)BIG + 1, "a record of %zu bytes", n);
+    int who = line[0] - 'a';
+    cr_assert(who >= 0 && who < BIG_PROCS);
+    for (size_t k = 0; k < BIG; k++)
+      cr_assert_eq(line[k], line[0], "two records mixed at byte %zu", k);
+    count[who]++;
+  }
+  fclose(f);
+  free(line);
+  for (int i = 0; i < BIG_PROCS; i++) {
+    int code;
+    SH_ASSERT_OK(shoal_process_join(p[i], SHOAL_SEC(20)));
+    SH_ASSERT_RC(shoal_process_exitcode(p[i], &code), 1);
+    cr_assert_eq(code, 0);
+    cr_assert_eq(count[i], BIG_RECORDS);
+    shoal_process_destroy(p[i]);
+  }
+}
+
 static void read_all(const char *file, char *buf, size_t len)
 {
   FILE *f = fopen(file, "r");
@@ -273,6 +340,7 @@ SH_TEST(log, bad_input)
   SH_ASSERT_ERR(shoal_logger_create(&lg, &(shoal_logger_opts){.format = "50% off"}), SHOAL_EINVAL);
   SH_ASSERT_ERR(shoal_logger_create(&lg, &(shoal_logger_opts){.level = 99}), SHOAL_EINVAL);
   SH_ASSERT_ERR(shoal_logger_create(&lg, &(shoal_logger_opts){.reserved[1] = 1}), SHOAL_EINVAL);
+  SH_ASSERT_ERR(shoal_logger_create(&lg, &(shoal_logger_opts){.lock_name = "a/b"}), SHOAL_EINVAL);
   SH_ASSERT_OK(shoal_logger_create(&lg, NULL));
   SH_ASSERT_ERR(shoal_logger_set_level(lg, 0), SHOAL_EINVAL);
   SH_ASSERT_ERR(shoal_logger_set_level(lg, 51), SHOAL_EINVAL);

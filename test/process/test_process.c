@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Process with the fork start method: Python's _TestProcess in C terms,
 // failure reports, daemon children, sentinels, bad input.
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -609,4 +613,160 @@ SH_TEST(process, many_threads_join_one_child)
   cr_assert_eq(atomic_load(&joined_ok), 3);
   shoal_process_destroy(sibling);
   shoal_event_destroy(ev);
+}
+
+static int brief(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  sh_sleep_ms(2);
+  return 0;
+}
+
+static _Atomic int join_rc;
+
+static void *join_forever(void *arg)
+{
+  atomic_store(&join_rc, shoal_process_join(arg, SHOAL_FOREVER));
+  return NULL;
+}
+
+SH_TEST(process, a_join_in_progress_returns_when_another_thread_closes)
+{
+  /* Thread A joins; thread B sees the child end and closes the handle.  A
+   * join under way when close succeeds returns 0 (close succeeds only once
+   * the child has ended); it must not spin on the closed (or reused) fd. */
+  shoal_process *w;
+  pthread_t tw;
+  SH_ASSERT_OK(shoal_event_create(&ev));
+  SH_ASSERT_OK(shoal_process_create(&w, wait_event, NULL, 0, NULL));
+  SH_ASSERT_OK(shoal_process_start(w));
+  atomic_store(&join_rc, 1);
+  cr_assert_eq(pthread_create(&tw, NULL, join_forever, w), 0);
+  sh_sleep_ms(50); /* the joiner waits on the handle now */
+  SH_ASSERT_OK(shoal_event_set(ev));
+  while (shoal_process_is_alive(w) == 1)
+    sh_sleep_ms(1);
+  SH_ASSERT_OK(shoal_process_close(w));
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  cr_assert_eq(pthread_timedjoin_np(tw, NULL, &until), 0,
+               "the joiner is still inside shoal_process_join 5 s after close");
+  SH_ASSERT_OK(atomic_load(&join_rc));
+  shoal_process_destroy(w);
+  shoal_event_destroy(ev);
+
+  /* The same race, many times, with the close right behind the end.  The
+   * joiner may begin after close (SHOAL_ECLOSED) or before (0). */
+  for (int round = 0; round < 100; round++) {
+    shoal_process *p;
+    pthread_t t;
+    SH_ASSERT_OK(shoal_process_create(&p, brief, NULL, 0, NULL));
+    SH_ASSERT_OK(shoal_process_start(p));
+    atomic_store(&join_rc, 1);
+    cr_assert_eq(pthread_create(&t, NULL, join_forever, p), 0);
+    while (shoal_process_is_alive(p) == 1)
+      ;
+    SH_ASSERT_OK(shoal_process_close(p));
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    int jr = pthread_timedjoin_np(t, NULL, &until);
+    cr_assert_eq(jr, 0, "round %d: the joiner is still inside shoal_process_join 5 s after close",
+                 round);
+    int rc = atomic_load(&join_rc);
+    cr_assert(rc == 0 || rc == SHOAL_ECLOSED, "round %d: join returned %s", round,
+              shoal_err_name(rc));
+    /* A join that starts after close is told so. */
+    SH_ASSERT_ERR(shoal_process_join(p, SHOAL_FOREVER), SHOAL_ECLOSED);
+    shoal_process_destroy(p);
+  }
+}
+
+static int return_zero(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  return 0;
+}
+
+static int count_fds(void)
+{
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  cr_assert_not_null(d);
+  while (readdir(d))
+    n++;
+  closedir(d);
+  return n - 3; /* ".", ".." and the directory's own fd */
+}
+
+/* Whether a child of ours has ended and not been reaped (a zombie). */
+static bool a_zombie(void)
+{
+  siginfo_t si = {0};
+  cr_assert(waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 || errno == ECHILD);
+  return si.si_pid != 0;
+}
+
+static int count_maps(void)
+{
+  int n = 0;
+  FILE *f = fopen("/proc/self/maps", "r");
+  cr_assert_not_null(f);
+  for (int c; (c = fgetc(f)) != EOF;)
+    n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+SH_TEST(process, children_never_joined_are_reaped)
+{
+  /* Fire and forget: create, start, destroy, as a server that hands each
+   * request to a child.  Start collects the children that have ended (as
+   * Python's Process.start does), so neither zombies nor pidfds nor status
+   * pages pile up until EMFILE. */
+  struct rlimit rl;
+  cr_assert(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+  rl.rlim_cur = 48;
+  cr_assert(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+  shoal_process *p;
+  SH_ASSERT_OK(shoal_process_create(&p, return_zero, NULL, 0, NULL)); /* warm up */
+  shoal_process_destroy(p);
+  int fds = count_fds(), maps = count_maps();
+  pid_t prev = 0;
+  for (int i = 0; i < 100; i++) {
+    SH_ASSERT_OK(shoal_process_create(&p, return_zero, NULL, 0, NULL));
+    int rc = shoal_process_start(p);
+    cr_assert(rc == 0, "child %d: start returned %s", i, shoal_err_name(rc));
+    siginfo_t si = {0};
+    cr_assert(prev == 0 || (waitid(P_PID, (id_t)prev, &si, WEXITED | WNOHANG | WNOWAIT) == -1 &&
+                            errno == ECHILD),
+              "child %d: this start left the one before, which had ended, unreaped", i);
+    prev = shoal_process_pid(p);
+    shoal_process_destroy(p);
+    /* Until it has ended, without reaping it: the next start must (unless
+     * it had ended already and destroy collected it). */
+    cr_assert(waitid(P_PID, (id_t)prev, &si, WEXITED | WNOWAIT) == 0 || errno == ECHILD);
+  }
+  /* The next start collects the last; this one is joined. */
+  SH_ASSERT_OK(shoal_process_create(&p, return_zero, NULL, 0, NULL));
+  SH_ASSERT_OK(shoal_process_start(p));
+  SH_ASSERT_OK(shoal_process_join(p, SHOAL_SEC(10)));
+  shoal_process_destroy(p);
+  cr_assert(!a_zombie());
+  SH_ASSERT_RC(count_fds(), fds);
+  cr_assert(count_maps() <= maps + 20, "%d mappings after 100 children, %d before", count_maps(),
+            maps);
+
+  /* A handle destroyed after its child ended releases everything at once. */
+  SH_ASSERT_OK(shoal_process_create(&p, return_zero, NULL, 0, NULL));
+  SH_ASSERT_OK(shoal_process_start(p));
+  int fd = shoal_process_sentinel(p);
+  struct pollfd pf = {fd, POLLIN, 0};
+  cr_assert_eq(poll(&pf, 1, 10000), 1);
+  shoal_process_destroy(p);
+  cr_assert(!a_zombie());
+  SH_ASSERT_RC(count_fds(), fds);
+  SH_ASSERT_RC(shoal_active_children(NULL, 0), 0);
 }

@@ -3,11 +3,13 @@
 // registered with SHOAL_ENTRY), and what a real program's main() sees:
 // daemon children dying with a parent killed -9, clean-up at exit, and the
 // guard against a main() that lacks shoal_spawn_main().
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,4 +285,175 @@ SH_TEST(spawn, a_main_without_shoal_spawn_main_cannot_start_processes)
             "%s", line);
   cr_assert_eq(sh_wait(h, 10000), 0);
   close(fd);
+}
+
+/* A program started with stdin, stdout or stderr closed (a daemon, `prog
+ * <&-`): the status block must not land on fd 0-2, the child must run its
+ * target (not main() again: that would spawn without end), and it keeps the
+ * parent's 0-2 as they are. */
+static void spawn_with_closed(const char *fds, const char *want_open)
+{
+  int fd;
+  char line[128], want[64];
+  pid_t h = helper(&fd, NULL, "spawn-closed", fds, NULL);
+  sh_read_line(fd, line, sizeof line, 20000);
+  snprintf(want, sizeof want, "entered open=%s", want_open);
+  cr_assert_str_eq(line, want, "parent closed fd(s) %s", fds);
+  sh_read_line(fd, line, sizeof line, 20000);
+  cr_assert_str_eq(line, "exitcode 42 (SHOAL_OK)", "parent closed fd(s) %s", fds);
+  cr_assert_eq(sh_wait(h, 10000), 0);
+  close(fd);
+}
+
+SH_TEST(spawn, a_parent_with_stdio_closed_still_enters_the_target)
+{
+  spawn_with_closed("0", "-12");
+  spawn_with_closed("1", "0-2");
+  spawn_with_closed("2", "01-");
+  spawn_with_closed("012", "---");
+}
+
+/* A SHOAL_SPAWN that names no status block of ours: the program is a spawn
+ * child that lost its way, and must end (127) rather than run main(). */
+static void bogus_spawn_var(const char *value)
+{
+  int fd, n = 0;
+  char *env[64], var[64], buf[64];
+  for (char **e = environ; *e && n < 62; e++)
+    if (strncmp(*e, "SHOAL_SPAWN=", 12) != 0)
+      env[n++] = *e;
+  snprintf(var, sizeof var, "SHOAL_SPAWN=%s", value);
+  env[n++] = var;
+  env[n] = NULL;
+  pid_t h = helper(&fd, env, "hello", NULL);
+  cr_assert_eq(sh_wait(h, 10000), 127, "SHOAL_SPAWN=%s", value);
+  ssize_t r = read(fd, buf, sizeof buf - 1);
+  buf[r > 0 ? r : 0] = '\0';
+  cr_assert_eq(r, 0, "main() ran with SHOAL_SPAWN=%s: \"%s\"", value, buf);
+  close(fd);
+}
+
+SH_TEST(spawn, a_bad_shoal_spawn_variable_never_runs_main)
+{
+  char v[32];
+  bogus_spawn_var("garbage");
+  snprintf(v, sizeof v, "0:%d", (int)getpid()); /* the old fd-0 status block */
+  bogus_spawn_var(v);
+  bogus_spawn_var("77:1");
+}
+
+static void wait_on(void *arg)
+{
+  shoal_event_wait(arg, SHOAL_SEC(20));
+}
+
+static int return_zero(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  return 0;
+}
+
+/* Entered from SHOAL_SPAWN_MAIN_CONSTRUCTOR, before the program's other
+ * constructors: shoal's own set-up must have run all the same. */
+static int sp_init_order(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  int step = 0, code = -1;
+  shoal_event *e = NULL;
+  shoal_thread *t = NULL;
+  shoal_process *g = NULL;
+  if (shoal_thread_native_id(shoal_main_thread()) != getpid())
+    return 1; /* the main thread was never captured */
+  if (shoal_event_create(&e) || shoal_thread_create(&t, wait_on, e, NULL) ||
+      shoal_thread_set_daemon(t, 0) || shoal_thread_start(t))
+    return 2;
+  /* A fork child of ours has only the forking thread: it must not wait for
+   * t at its end (the fork handlers must be in place). */
+  if (shoal_process_create(&g, return_zero, NULL, 0,
+                           &(shoal_process_opts){.start_method = SHOAL_START_FORK}) ||
+      shoal_process_start(g))
+    step = 3;
+  else if (shoal_process_join(g, SHOAL_SEC(5)) != 0)
+    step = 4;
+  else if (shoal_process_exitcode(g, &code) != 1 || code != 0)
+    step = 5;
+  if (g && step == 4) {
+    shoal_process_kill(g);
+    shoal_process_join(g, SHOAL_FOREVER);
+  }
+  shoal_process_destroy(g);
+  shoal_event_set(e);
+  shoal_thread_join(t, SHOAL_SEC(20));
+  shoal_thread_destroy(t);
+  shoal_event_destroy(e);
+  return step;
+}
+SHOAL_ENTRY(sp_init_order)
+
+SH_TEST(spawn, a_child_entered_from_the_constructor_finds_shoal_set_up)
+{
+  shoal_process *p;
+  SH_ASSERT_OK(shoal_process_create(&p, sp_init_order, NULL, 0, &spawn_opts));
+  int code = run(p);
+  cr_assert_eq(code, 0, "spawn child check failed at step %d", code);
+  shoal_process_destroy(p);
+}
+
+static int sp_quick(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  return 0;
+}
+SHOAL_ENTRY(sp_quick)
+
+static int open_fds(void)
+{
+  int n = 0;
+  for (int fd = 0; fd < 1024; fd++)
+    n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+/* Whether a child of ours has ended and not been reaped (a zombie). */
+static bool a_zombie(void)
+{
+  siginfo_t si = {0};
+  cr_assert(waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 || errno == ECHILD);
+  return si.si_pid != 0;
+}
+
+SH_TEST(spawn, children_never_joined_are_reaped)
+{
+  /* Start and destroy without a join: the next start collects the children
+   * that have ended, with their pidfds and status mappings. */
+  struct rlimit rl;
+  cr_assert(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+  rl.rlim_cur = 32;
+  cr_assert(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+  int fds = open_fds();
+  shoal_process *p;
+  pid_t prev = 0;
+  for (int i = 0; i < 40; i++) {
+    SH_ASSERT_OK(shoal_process_create(&p, sp_quick, NULL, 0, &spawn_opts));
+    int rc = shoal_process_start(p);
+    cr_assert(rc == 0, "child %d: start returned %s", i, shoal_err_name(rc));
+    siginfo_t si = {0};
+    cr_assert(prev == 0 || (waitid(P_PID, (id_t)prev, &si, WEXITED | WNOHANG | WNOWAIT) == -1 &&
+                            errno == ECHILD),
+              "child %d: this start left the one before, which had ended, unreaped", i);
+    prev = shoal_process_pid(p);
+    shoal_process_destroy(p);
+    /* Until it has ended, without reaping it: the next start must (unless
+     * it had ended already and destroy collected it). */
+    cr_assert(waitid(P_PID, (id_t)prev, &si, WEXITED | WNOWAIT) == 0 || errno == ECHILD);
+  }
+  SH_ASSERT_OK(shoal_process_create(&p, sp_quick, NULL, 0, &spawn_opts));
+  cr_assert_eq(run(p), 0);
+  shoal_process_destroy(p);
+  cr_assert(!a_zombie());
+  SH_ASSERT_RC(open_fds(), fds);
+  SH_ASSERT_RC(shoal_active_children(NULL, 0), 0);
 }

@@ -140,6 +140,16 @@ int shoal__plat_memfd(size_t size, int *fd, void **addr)
   int f = memfd_create("shoal", MFD_CLOEXEC);
   if (f < 0)
     return errno == EMFILE || errno == ENFILE ? SHOAL_EMFILE : SHOAL_ENOMEM;
+  if (f <= 2) {
+    /* A program started with stdin, stdout or stderr closed: the number
+     * travels to a spawn child, which keeps its 0-2 as they are, so the file
+     * must not take one of theirs. */
+    int g = fcntl(f, F_DUPFD_CLOEXEC, 3);
+    close(f);
+    if (g < 0)
+      return errno == EMFILE || errno == ENFILE ? SHOAL_EMFILE : SHOAL_ENOMEM;
+    f = g;
+  }
   if (ftruncate(f, (off_t)size) != 0) {
     close(f);
     return SHOAL_ENOMEM;
@@ -170,8 +180,11 @@ int shoal__plat_map_fd(int fd, void **addr, size_t *size)
 /* Child side of shoal__plat_spawn: async-signal-safe system calls only. */
 static void spawn_child(const struct shoal__plat_spawn *sp)
 {
+  /* 0-2 are the child's stdio, open or closed as the parent's: never touched. */
   unsigned next = 3;
   for (int i = 0; i < sp->n_keep; i++) {
+    if (sp->keep_fds[i] < 3)
+      continue;
     unsigned fd = (unsigned)sp->keep_fds[i];
     if (fd > next)
       syscall(SYS_close_range, next, fd - 1, 0);
