@@ -185,9 +185,12 @@ SHOAL_API int shoal_conn_poll(shoal_conn *c, shoal_duration timeout);
 // readable when a receive would not block.
 SHOAL_API int shoal_conn_fileno(shoal_conn *c);
 
-// shoal_conn_readable and shoal_conn_writable return 1 or 0: may this end
-// receive / send.  SHOAL_EINVAL for NULL.
+// shoal_conn_readable returns 1 if this end may receive, 0 if not (the write
+// end of a simplex pipe), SHOAL_EINVAL for NULL.
 SHOAL_API int shoal_conn_readable(shoal_conn *c);
+
+// shoal_conn_writable returns 1 if this end may send, 0 if not (the read end
+// of a simplex pipe), SHOAL_EINVAL for NULL.
 SHOAL_API int shoal_conn_writable(shoal_conn *c);
 
 /* Most descriptors one shoal_conn_send_fds call passes (the kernel's limit). */
@@ -233,6 +236,9 @@ SHOAL_API int shoal_conn_recv_fds(shoal_conn *c, int *fds, size_t cap, size_t *n
 // (Listener and Client close it).  HMAC is OpenSSL's.
 SHOAL_API int shoal_conn_deliver_challenge(shoal_conn *c, const void *key, size_t key_len,
                                            unsigned flags, shoal_duration timeout);
+
+// shoal_conn_answer_challenge is the answering half described above: the
+// side that proves it knows the key (Python's answer_challenge).
 SHOAL_API int shoal_conn_answer_challenge(shoal_conn *c, const void *key, size_t key_len,
                                           shoal_duration timeout);
 
