@@ -567,16 +567,26 @@ void shoal_conn_close(shoal_conn *c)
   close(shoal__conn_release(c));
 }
 
+/* The prelude of every blocking call: turn the timeout into a deadline and
+ * check that this end may go the way the call goes (`way`: CONN_READABLE or
+ * CONN_WRITABLE).  Returns 0, SHOAL_EINVAL or SHOAL_EBADF. */
+static int call_begin(const shoal_conn *c, unsigned way, shoal_duration timeout,
+                      shoal__deadline *d)
+{
+  int rc = shoal__deadline_init(d, timeout);
+  if (rc)
+    return rc;
+  return c->flags & way ? 0 : SHOAL_EBADF;
+}
+
 int shoal_conn_send_bytes(shoal_conn *c, const void *buf, size_t len, shoal_duration timeout)
 {
   shoal__deadline d;
   if (!c || (!buf && len))
     return SHOAL_EINVAL;
-  int rc = shoal__deadline_init(&d, timeout);
+  int rc = call_begin(c, CONN_WRITABLE, timeout, &d);
   if (rc)
     return rc;
-  if (!(c->flags & CONN_WRITABLE))
-    return SHOAL_EBADF;
   return shoal__conn_send(c, buf, len, &d);
 }
 
@@ -585,11 +595,9 @@ int shoal_conn_flush(shoal_conn *c, shoal_duration timeout)
   shoal__deadline d;
   if (!c)
     return SHOAL_EINVAL;
-  int rc = shoal__deadline_init(&d, timeout);
+  int rc = call_begin(c, CONN_WRITABLE, timeout, &d);
   if (rc)
     return rc;
-  if (!(c->flags & CONN_WRITABLE))
-    return SHOAL_EBADF;
   return tx_flush(c, &d);
 }
 
@@ -612,11 +620,9 @@ int shoal_conn_recv_bytes(shoal_conn *c, void **buf, size_t *len, shoal_duration
   shoal__deadline d;
   if (!c || !buf || !len)
     return SHOAL_EINVAL;
-  int rc = shoal__deadline_init(&d, timeout);
+  int rc = call_begin(c, CONN_READABLE, timeout, &d);
   if (rc)
     return rc;
-  if (!(c->flags & CONN_READABLE))
-    return SHOAL_EBADF;
   return recv_alloc(c, buf, len, &d);
 }
 
@@ -627,11 +633,9 @@ int shoal_conn_recv_bytes_into(shoal_conn *c, void *buf, size_t cap, size_t offs
   if (!c || !len || (!buf && cap) || offset > cap)
     return SHOAL_EINVAL;
   *len = 0;
-  int rc = shoal__deadline_init(&d, timeout);
+  int rc = call_begin(c, CONN_READABLE, timeout, &d);
   if (rc)
     return rc;
-  if (!(c->flags & CONN_READABLE))
-    return SHOAL_EBADF;
   return shoal__conn_recv_into(c, buf ? (uint8_t *)buf + offset : NULL, cap - offset, len, &d);
 }
 
@@ -640,11 +644,9 @@ int shoal_conn_poll(shoal_conn *c, shoal_duration timeout)
   shoal__deadline d;
   if (!c)
     return SHOAL_EINVAL;
-  int rc = shoal__deadline_init(&d, timeout);
+  int rc = call_begin(c, CONN_READABLE, timeout, &d);
   if (rc)
     return rc;
-  if (!(c->flags & CONN_READABLE))
-    return SHOAL_EBADF;
   if (shoal__conn_ready(c))
     return 0;
   return wait_input(c, &d);
@@ -672,11 +674,9 @@ int shoal_conn_send_fds(shoal_conn *c, const int *fds, size_t n, shoal_duration 
   shoal__deadline d;
   if (!c || !fds || n == 0 || n > SHOAL_CONN_MAX_FDS)
     return SHOAL_EINVAL;
-  int rc = shoal__deadline_init(&d, timeout);
+  int rc = call_begin(c, CONN_WRITABLE, timeout, &d);
   if (rc)
     return rc;
-  if (!(c->flags & CONN_WRITABLE))
-    return SHOAL_EBADF;
   if (!(c->flags & CONN_UNIX))
     return SHOAL_ENOTSUP;
   if ((rc = tx_flush(c, &d)) != 0) /* the byte must not land inside a message */
@@ -709,11 +709,9 @@ int shoal_conn_recv_fds(shoal_conn *c, int *fds, size_t cap, size_t *n, shoal_du
   if (!c || !n || (!fds && cap))
     return SHOAL_EINVAL;
   *n = 0;
-  int rc = shoal__deadline_init(&d, timeout);
+  int rc = call_begin(c, CONN_READABLE, timeout, &d);
   if (rc)
     return rc;
-  if (!(c->flags & CONN_READABLE))
-    return SHOAL_EBADF;
   if (!(c->flags & CONN_UNIX))
     return SHOAL_ENOTSUP;
   if (c->rx_err)
