@@ -128,7 +128,7 @@ int sh_wait(pid_t pid, int timeout_ms)
   return WEXITSTATUS(status);
 }
 
-static pid_t spawn_argv(int *out_fd, const char **argv)
+pid_t sh_spawn_argv(int *out_fd, const char *const *argv)
 {
   int fds[2];
   cr_assert(pipe2(fds, O_CLOEXEC) == 0);
@@ -136,7 +136,7 @@ static pid_t spawn_argv(int *out_fd, const char **argv)
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
   pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   cr_assert(rc == 0, "spawn %s: %s", argv[0], strerror(rc));
   close(fds[1]);
@@ -155,7 +155,7 @@ static pid_t spawn_va(int *out_fd, const char *path, const char *arg, va_list ap
   for (const char *a = arg; a && argc < 15; a = va_arg(ap, const char *))
     argv[argc++] = a;
   argv[argc] = NULL;
-  return spawn_argv(out_fd, argv);
+  return sh_spawn_argv(out_fd, argv);
 }
 
 pid_t sh_helper(int *out_fd, const char *arg, ...)

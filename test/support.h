@@ -84,6 +84,10 @@ pid_t sh_helper(int *out_fd, const char *arg, ...);
 // test/<module>/<helper>.c (e.g. "queue_helper").
 pid_t sh_spawn(int *out_fd, const char *helper, const char *arg, ...);
 
+// sh_spawn_argv starts argv[0] (searched on PATH when it has no '/') with its
+// stdout on a pipe whose read end goes to *out_fd (closed when out_fd is NULL).
+pid_t sh_spawn_argv(int *out_fd, const char *const *argv);
+
 // sh_read_line reads one line (without '\n') from fd into buf, failing the
 // test after timeout_ms.
 void sh_read_line(int fd, char *buf, size_t len, int timeout_ms);

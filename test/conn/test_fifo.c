@@ -3,7 +3,6 @@
 // conn_helper binary), EOF, several writers, waiting for a reader.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,9 +10,7 @@
 
 #include "support.h"
 
-#define HELPER SHOAL_TEST_BIN_DIR "/conn_helper"
 
-extern char **environ;
 
 static char path[128];
 
@@ -27,19 +24,7 @@ static void make_fifo(void)
 /* Starts conn_helper with three arguments, its stdout on a pipe (*out). */
 static pid_t helper(int *out, const char *a, const char *b, const char *c)
 {
-  const char *argv[] = {HELPER, a, b, c, NULL};
-  int fds[2];
-  cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  pid_t pid;
-  int rc = posix_spawn(&pid, HELPER, &fa, NULL, (char *const *)argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  cr_assert_eq(rc, 0, "spawn %s: %s", HELPER, strerror(rc));
-  close(fds[1]);
-  *out = fds[0];
-  return pid;
+  return sh_spawn(out, "conn_helper", a, b, c, NULL);
 }
 
 SH_TEST(fifo, create_modes_and_errors)

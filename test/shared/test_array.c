@@ -2,6 +2,7 @@
 // Array: Python's _TestArray behaviours (len, indexing, slicing, slice
 // assignment, a child's prefix sum seen by the parent, zero fill, RawArray),
 // bounds, locking, named arrays in unrelated processes, bad input.
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>

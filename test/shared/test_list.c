@@ -3,6 +3,7 @@
 // delete, pop, len, clear), bounds, growth across processes, the memory
 // bound, 4 processes x 100,000 mixed operations checked against a model,
 // killed writers, named lists, truncated files, bad input.
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>

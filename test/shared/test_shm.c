@@ -4,6 +4,7 @@
 // persistent ones and attached ones stay), shoal_shm_list, bad input.
 // Interoperability with the real python3 is in test_shm_python.c.
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>

@@ -5,6 +5,7 @@
 // other's bytes.  Python < 3.13 would unlink a segment it merely attached at
 // exit (gh-82300), so the Python side unregisters it from its resource
 // tracker, as PYTHON-SEMANTICS.md advises.
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>

@@ -2,6 +2,7 @@
 // Value: Python's _TestValue behaviours (typecodes, a child's change seen by
 // the parent, RawValue, get_lock, bad typecode), atomic arithmetic, locking
 // across threads, fork and unrelated processes, a dead lock holder, bad input.
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
