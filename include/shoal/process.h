@@ -78,9 +78,9 @@ SHOAL_API int shoal_process_create(shoal_process **out, shoal_process_target tar
                                    const void *args, size_t len, const shoal_process_opts *opts);
 
 // shoal_process_start starts the child (Process.start).  With the fork
-// method, stdio buffers are flushed first (so that the child does not print
-// them again), and the child runs target and then ends as described at
-// shoal_process_fail; with spawn the child is a new instance of the program
+// method, every stdio stream is flushed first (so that the child does not
+// print the parent's output again), and the child runs target and then ends
+// as described at shoal_process_fail; with spawn the child is a new instance of the program
 // that enters target through shoal_spawn_main.  A daemon child is killed when
 // its parent dies, however it dies (even kill -9): Linux ties this to the
 // *thread* that calls start, so start daemon children from a thread that
@@ -162,7 +162,8 @@ SHOAL_API void shoal_process_destroy(shoal_process *p);
 // shoal_process_sentinel returns an fd that becomes readable when the child
 // ends (Process.sentinel), for poll/epoll or a connection wait(); it belongs
 // to p and stays valid until shoal_process_close.  Reading it is not needed
-// (and not possible).  Errors: SHOAL_ENOTSTARTED, SHOAL_ECLOSED, SHOAL_EPERM.
+// (and not possible).  Errors: SHOAL_ENOTSTARTED, SHOAL_ECLOSED, SHOAL_EPERM,
+// SHOAL_EMFILE (the handle is opened on first use).
 SHOAL_API int shoal_process_sentinel(shoal_process *p);
 
 // shoal_process_pid returns the child's pid (Process.pid / ident), 0 before
@@ -207,10 +208,12 @@ SHOAL_API int shoal_process_set_reporting(int on);
 // shoal_process_fail ends the calling child process with exit code 1 and the
 // message made from fmt (printf-style; at most 1023 bytes are kept), which
 // its parent sees through shoal_process_message and in its report line — the
-// C form of sys.exit("message").  Like a target that returns, it first flushes
-// stdio, waits for the child's non-daemon threads, terminates its daemon
-// children and joins the others, then calls _exit (the program's atexit
-// handlers, inherited from the parent, do not run).  Outside a shoal child it
+// C form of sys.exit("message").  Like a target that returns, it waits for
+// the child's non-daemon threads, terminates its daemon children and joins
+// the others, flushes stdout and stderr, then calls _exit (as Python's child
+// flushes sys.stdout and sys.stderr before os._exit): the program's atexit
+// handlers, inherited from the parent, do not run, and streams the target
+// opened itself must be closed (or flushed) by it.  Outside a shoal child it
 // prints the message to stderr and calls exit(1).  Never returns.
 SHOAL_API void shoal_process_fail(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));

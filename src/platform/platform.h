@@ -212,10 +212,23 @@ int shoal__plat_proc_open(int pid, int *fd);
 int shoal__plat_proc_wait(int fd, uint64_t deadline);
 
 // shoal__plat_proc_reap collects the exit status of the ended child behind fd
-// without blocking.  Returns 1 with *out filled, 0 when it still runs,
-// SHOAL_ENOENT when its status is gone (reaped by someone else, or SIGCHLD
-// ignored).
-int shoal__plat_proc_reap(int fd, struct shoal__plat_exit *out);
+// (or, with fd -1, of child pid) without blocking.  Returns 1 with *out
+// filled, 0 when it still runs, SHOAL_ENOENT when its status is gone (reaped
+// by someone else, or SIGCHLD ignored).
+int shoal__plat_proc_reap(int fd, int pid, struct shoal__plat_exit *out);
+
+// shoal__plat_proc_wait_pid waits, without a deadline, until child pid has
+// ended, leaving it to be reaped.  Returns 0, or SHOAL_ENOENT when pid is no
+// child of ours (any more).  For a child nobody else reaps, this needs no
+// process handle (see shoal__plat_children_reaped_elsewhere).
+int shoal__plat_proc_wait_pid(int pid);
+
+// shoal__plat_children_reaped_elsewhere tells whether the program lets ended
+// children be reaped behind shoal's back: SIGCHLD ignored, SA_NOCLDWAIT, or a
+// SIGCHLD handler (which typically calls waitpid(-1)).  The pid of a child
+// reaped so may be reused at once, so such children need a process handle
+// from the start; otherwise an unreaped child's pid stays its own.
+bool shoal__plat_children_reaped_elsewhere(void);
 
 // shoal__plat_proc_signal sends sig to the process behind fd; a process that
 // has already ended (not yet reaped) is not an error.  Returns 0 or SHOAL_EINVAL.
@@ -237,6 +250,11 @@ int shoal__plat_die_with_parent(int expected_parent);
 // shoal__plat_gettid returns the calling thread's kernel thread id with one
 // system call (no /proc read, unlike the stamp).
 int shoal__plat_gettid(void);
+
+// shoal__plat_flush_std flushes stdout and stderr if they hold unwritten
+// output, without running any stdio code when they do not: what a fork child
+// does as it ends (each libc code page it runs costs it a page fault).
+void shoal__plat_flush_std(void);
 
 // shoal__plat_set_thread_name names the calling thread for /proc, ps, top and
 // debuggers (the first 15 bytes); in a process's only thread it names the process.

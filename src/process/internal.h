@@ -82,7 +82,10 @@ struct shoal_process {
 
 /* The calling process. */
 struct shoal__self {
-  shoal_process proc;   /* PK_SELF: name, identity, pid, daemon */
+  /* PK_SELF: name, identity, pid, daemon.  proc.pid is this process's pid
+   * (the fork handler sets it in every fork child), so hot paths need no
+   * getpid system call. */
+  shoal_process proc;
   shoal_process parent; /* PK_PARENT, valid when has_parent */
   bool has_parent;
   struct shoal__proc_status *st; /* in a shoal child: its status block */

@@ -144,7 +144,7 @@ void shoal__process_unref(shoal_process *p)
 /* Status of a child of another process, or of the wrong kind of handle. */
 static int foreign(const shoal_process *p)
 {
-  return p->kind == PK_CHILD && p->phase != P_CREATED && p->owner != getpid();
+  return p->kind == PK_CHILD && p->phase != P_CREATED && p->owner != shoal__self.proc.pid;
 }
 
 /* The name of a signal, "SIGSEGV", or "signal 42". */
@@ -202,7 +202,7 @@ static bool collect_locked(shoal_process *p)
   if (p->phase != P_STARTED)
     return p->phase == P_ENDED;
   struct shoal__plat_exit ex;
-  int rc = shoal__plat_proc_reap(p->fd, &ex);
+  int rc = shoal__plat_proc_reap(p->fd, p->pid, &ex);
   if (rc == 0)
     return false;
   uint32_t state = atomic_load_explicit(&p->st->state, memory_order_acquire);
@@ -220,6 +220,41 @@ static bool collect_locked(shoal_process *p)
   report(p, state);
   shoal__registry_remove(p);
   return true;
+}
+
+/* With p->mu held: the child has ended and someone else took its exit
+ * status (SIGCHLD ignored, or the program reaped it); its own record in the
+ * status block is the best we have. */
+static void ended_elsewhere_locked(shoal_process *p)
+{
+  uint32_t state = atomic_load_explicit(&p->st->state, memory_order_acquire);
+  p->exitcode =
+      state == PS_RETURNED || state == PS_FAILED ? (p->st->code & 0xff) : SHOAL_EXITCODE_UNKNOWN;
+  if (state == PS_FAILED)
+    p->message = strndup(p->st->message, sizeof p->st->message - 1);
+  p->phase = P_ENDED;
+  report(p, state);
+  shoal__registry_remove(p);
+}
+
+/* With p->mu held, p started: opens p's process handle (pidfd), which
+ * start leaves for the first call that needs it — a sentinel, a join with a
+ * deadline, a signal — because a pidfd costs a fork and join that use none a
+ * tenth of their time.  Opening late is as safe as opening at once: until we
+ * reap it, the pid of a child nobody else reaps is its own, and start opens
+ * the handle at once when the program lets others reap
+ * (shoal__plat_children_reaped_elsewhere).  A child that has ended already
+ * gets an fd that is always readable. */
+static int open_handle_locked(shoal_process *p)
+{
+  if (p->fd >= 0)
+    return 0;
+  if (p->phase != P_STARTED)
+    return shoal__plat_ready_fd(&p->fd);
+  int rc = shoal__plat_proc_open(p->pid, &p->fd);
+  if (rc == SHOAL_ENOENT && (rc = shoal__plat_ready_fd(&p->fd)) == 0)
+    ended_elsewhere_locked(p);
+  return rc;
 }
 
 void shoal_process_destroy(shoal_process *p)
@@ -315,7 +350,7 @@ int shoal_process_start(shoal_process *p)
   p->st_size = size;
   struct shoal__proc_status *st = p->st;
   st->magic = SHOAL__STATUS_MAGIC;
-  st->parent_pid = getpid();
+  st->parent_pid = shoal__self.proc.pid;
   memcpy(st->parent_name, shoal__self.proc.name, sizeof st->parent_name);
   st->daemon = (uint32_t)p->daemon;
   memcpy(st->name, p->name, sizeof st->name);
@@ -346,28 +381,20 @@ int shoal_process_start(shoal_process *p)
     goto out;
   }
   p->pid = pid;
-  p->owner = getpid();
+  p->owner = st->parent_pid;
   p->phase = P_STARTED;
-  rc = shoal__plat_proc_open(pid, &p->fd);
-  if (rc == SHOAL_ENOENT) {
-    /* Already reaped by someone else (SIGCHLD ignored): it has ended. */
-    rc = shoal__plat_ready_fd(&p->fd);
-    if (rc == 0) {
-      uint32_t state = atomic_load(&st->state);
-      p->exitcode = state == PS_RETURNED || state == PS_FAILED ? (st->code & 0xff)
-                                                               : SHOAL_EXITCODE_UNKNOWN;
-      p->phase = P_ENDED;
-      report(p, state);
+  if (shoal__plat_children_reaped_elsewhere()) {
+    rc = open_handle_locked(p);
+    if (rc != 0) {
+      /* A child we cannot watch must not run unwatched. */
+      kill(pid, SIGKILL);
+      p->phase = P_CREATED;
+      p->pid = 0;
+      release_status(p); /* not to the cache: the child may still write it */
       goto out;
     }
-  }
-  if (rc != 0) {
-    /* A child we cannot watch must not run unwatched. */
-    kill(pid, SIGKILL);
-    p->phase = P_CREATED;
-    p->pid = 0;
-    release_status(p); /* not to the cache: the child may still write it */
-    goto out;
+    if (p->phase == P_ENDED)
+      goto out; /* reaped already, by someone else */
   }
   shoal__registry_add(p);
 out:
@@ -388,20 +415,38 @@ int shoal_process_join(shoal_process *p, shoal_duration timeout)
   pthread_mutex_lock(&p->mu);
   if ((rc = check_started(p)) != 0)
     goto out;
+  /* A running child is waited for before it is reaped, not tried first:
+   * one system call fewer for the usual join of a child still at work (the
+   * wait returns at once if it has ended already). */
+  bool look = p->kind == PK_PARENT || p->phase != P_STARTED;
   for (;;) {
     /* Closed by another thread while we waited: close succeeds only once the
      * child has ended, so this join is over too. */
     if (p->phase == P_CLOSED)
       break;
-    if (p->kind == PK_PARENT ? parent_ended_locked(p) : collect_locked(p))
+    if (look && (p->kind == PK_PARENT ? parent_ended_locked(p) : collect_locked(p)))
       break;
+    look = true;
     /* One blocking wait on the handle: no polling loop.  While any joiner
      * waits, close leaves the fd open (fd_closing), so the fd we wait on is
      * never another file that took its number. */
+    if (p->kind == PK_CHILD && (d.at != SHOAL__PLAT_NEVER || p->fd >= 0)) {
+      if ((rc = open_handle_locked(p)) != 0)
+        break;
+      if (p->phase != P_STARTED)
+        continue;
+    }
     int fd = p->fd;
     p->waiters++;
     pthread_mutex_unlock(&p->mu);
-    int w = shoal__plat_proc_wait(fd, d.at);
+    /* Without a deadline or a handle, waitid on the pid of our own unreaped
+     * child; its SHOAL_ENOENT (reaped by someone else) is an end too, which
+     * collect_locked then records. */
+    int w = 0;
+    if (fd >= 0)
+      w = shoal__plat_proc_wait(fd, d.at);
+    else
+      (void)shoal__plat_proc_wait_pid(p->pid);
     pthread_mutex_lock(&p->mu);
     if (--p->waiters == 0 && p->fd_closing >= 0) {
       close(p->fd_closing);
@@ -463,6 +508,8 @@ static int send_signal(shoal_process *p, int sig)
     return SHOAL_EINVAL;
   pthread_mutex_lock(&p->mu);
   int rc = check_started(p);
+  if (rc == 0 && p->phase == P_STARTED)
+    rc = open_handle_locked(p);
   if (rc == 0 && p->phase == P_STARTED) {
     p->sent_signal = sig;
     rc = shoal__plat_proc_signal(p->fd, sig);
@@ -522,6 +569,8 @@ int shoal_process_sentinel(shoal_process *p)
   int rc = check_started(p);
   if (rc == 0 && p->kind == PK_PARENT)
     parent_open_locked(p);
+  else if (rc == 0)
+    rc = open_handle_locked(p);
   if (rc == 0)
     rc = p->fd >= 0 ? p->fd : SHOAL_ENOENT;
   pthread_mutex_unlock(&p->mu);

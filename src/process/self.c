@@ -27,14 +27,17 @@ static int n_cached;
 
 static void init_handle(shoal_process *p, int kind, const char *name)
 {
-  pthread_mutex_init(&p->mu, NULL);
+  p->mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
   atomic_init(&p->refs, 1);
   p->kind = kind;
   p->phase = P_STARTED;
   p->fd = -1;
   p->fd_closing = -1;
-  size_t n = strnlen(name, sizeof p->name - 1);
-  memcpy(p->name, name, n); /* not snprintf: see shoal_process_create */
+  /* A loop, not strnlen or snprintf: a fork child pays a page fault for
+   * each libc code page it runs (see shoal_process_create). */
+  size_t n = 0;
+  for (; n < sizeof p->name - 1 && name[n]; n++)
+    p->name[n] = name[n];
   p->name[n] = '\0';
 }
 
@@ -54,18 +57,20 @@ static void fork_child(void)
   /* The parent's children are not ours, nor its cached status pages (it
    * hands them out).  Whatever state another thread of the parent left the
    * lists in, the child drops them whole, so no lock is taken around fork:
-   * the parent writes nothing after fork (each page it writes would fault). */
-  pthread_mutex_init(&reg_mu, NULL);
+   * the parent writes nothing after fork (each page it writes would fault).
+   * Plain stores, not pthread_mutex_init: each libc code page the child runs
+   * costs it a page fault too. */
+  reg_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
   reg_head = NULL;
   atomic_store_explicit(&n_listed, 0, memory_order_relaxed);
-  pthread_mutex_init(&cache_mu, NULL);
+  cache_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
   n_cached = 0;
   /* A plain fork() of a shoal child is not a shoal child: its status block
    * is its parent's. */
   shoal__self.st = NULL;
   shoal__self.proc.pid = getpid();
-  pthread_mutex_init(&shoal__self.proc.mu, NULL);
-  pthread_mutex_init(&shoal__self.parent.mu, NULL);
+  shoal__self.proc.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+  shoal__self.parent.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
 
 static void register_fork_handlers(void)
@@ -99,7 +104,7 @@ void shoal__self_become_child(struct shoal__proc_status *st, int parent_pid)
   parent->pid = parent_pid;
   shoal__self.has_parent = true;
   shoal_process *me = &shoal__self.proc;
-  me->pid = getpid();
+  /* me->pid is ours already: fork_child or self_init_once set it. */
   memcpy(me->name, st->name, sizeof me->name);
   memcpy(me->identity, st->identity, sizeof me->identity);
   me->daemon = (int)st->daemon;
@@ -116,7 +121,10 @@ static __attribute__((noreturn)) void child_finish(int code, uint32_t state)
   /* As Python: wait for our non-daemon threads, settle our own children. */
   shoal_thread_join_all(SHOAL_FOREVER);
   shoal__exit_children();
-  fflush(NULL);
+  /* stdout and stderr, as Python's child flushes sys.stdout and sys.stderr
+   * before os._exit: the other streams the parent had were flushed before
+   * the fork, and those the target opened are its to close. */
+  shoal__plat_flush_std();
   _exit(code & 0xff);
 }
 

@@ -129,14 +129,18 @@ static void fork_child(void)
     /* A thread shoal never saw: it becomes the main thread. */
     me = &main_obj;
     atomic_store(&me->phase, TP_RUNNING);
+    atomic_store(&me->ident, (uint64_t)pthread_self());
     current = me;
   }
-  atomic_store(&me->ident, (uint64_t)pthread_self());
+  /* A thread shoal knows keeps its ident: fork gives the child the forking
+   * thread's pthread_t.  Its tid is new. */
   atomic_store(&me->tid, (int)getpid());
   me->daemon = 0;
   main_ptr = me;
   list_add_locked(me);
-  pthread_mutex_unlock(&reg_mu);
+  /* Released by a store, not pthread_mutex_unlock: each libc code page a
+   * fork child runs costs it a page fault.  The lock is ours alone here. */
+  reg_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
 
 /* The main thread's identity, captured while it is the only thread. */

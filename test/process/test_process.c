@@ -770,3 +770,111 @@ SH_TEST(process, children_never_joined_are_reaped)
   SH_ASSERT_RC(count_fds(), fds);
   SH_ASSERT_RC(shoal_active_children(NULL, 0), 0);
 }
+
+static void reap_everything(int sig)
+{
+  (void)sig;
+  int saved = errno;
+  while (waitpid(-1, NULL, WNOHANG) > 0)
+    ;
+  errno = saved;
+}
+
+static int exit_seven_after_event(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  shoal_event_wait(ev, SHOAL_SEC(10));
+  return 7;
+}
+
+/* A program whose SIGCHLD handler reaps every child (a common C server
+ * idiom) takes the exit status before shoal can: join must still end, the
+ * code come from the child's own record, and a signal sent afterwards reach
+ * nobody (the pid may belong to a stranger by then). */
+SH_TEST(process, exit_code_survives_a_sigchld_handler_that_reaps)
+{
+  shoal_process *p;
+  int code;
+  struct sigaction sa = {.sa_handler = reap_everything}, old;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  cr_assert(sigaction(SIGCHLD, &sa, &old) == 0);
+  SH_ASSERT_OK(shoal_event_create(&ev));
+  SH_ASSERT_OK(shoal_process_create(&p, exit_seven_after_event, NULL, 0, NULL));
+  capture_stderr();
+  SH_ASSERT_OK(shoal_process_start(p));
+  int fd = shoal_process_sentinel(p);
+  cr_assert(fd >= 0);
+  SH_ASSERT_OK(shoal_event_set(ev));
+  struct pollfd pf = {fd, POLLIN, 0};
+  cr_assert_eq(poll(&pf, 1, 10000), 1, "the sentinel did not become readable");
+  SH_ASSERT_OK(shoal_process_join(p, SHOAL_FOREVER));
+  char out[256];
+  captured(out, sizeof out);
+  SH_ASSERT_RC(shoal_process_exitcode(p, &code), 1);
+  cr_assert_eq(code, 7);
+  SH_ASSERT_OK(shoal_process_terminate(p)); /* ended: nothing is sent */
+  shoal_process_destroy(p);
+  shoal_event_destroy(ev);
+  cr_assert(sigaction(SIGCHLD, &old, NULL) == 0);
+}
+
+/* The sentinel of a child that was joined before anyone asked for it. */
+SH_TEST(process, sentinel_of_a_joined_child_is_readable)
+{
+  shoal_process *p;
+  SH_ASSERT_OK(shoal_process_create(&p, exit_seven, NULL, 0, NULL));
+  SH_ASSERT_RC(shoal_process_set_reporting(0), 1);
+  SH_ASSERT_OK(shoal_process_start(p));
+  SH_ASSERT_OK(shoal_process_join(p, SHOAL_FOREVER));
+  SH_ASSERT_RC(shoal_process_set_reporting(1), 0);
+  int fd = shoal_process_sentinel(p);
+  cr_assert(fd >= 0);
+  struct pollfd pf = {fd, POLLIN, 0};
+  cr_assert_eq(poll(&pf, 1, 0), 1);
+  cr_assert_eq(shoal_process_sentinel(p), fd, "the sentinel changed");
+  SH_ASSERT_OK(shoal_process_close(p));
+  shoal_process_destroy(p);
+}
+
+static int print_without_newline(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  printf("child");
+  return 0;
+}
+
+/* Output buffered before start is written once, by the parent, and before
+ * the child's; what the child leaves in stdout's buffer is flushed when its
+ * target returns. */
+SH_TEST(process, stdout_is_written_once_and_in_order)
+{
+  int pfd[2];
+  cr_assert(pipe(pfd) == 0);
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  dup2(pfd[1], STDOUT_FILENO);
+  static char buf[BUFSIZ];
+  setvbuf(stdout, buf, _IOFBF, sizeof buf);
+  printf("parent-");
+  shoal_process *p;
+  SH_ASSERT_OK(shoal_process_create(&p, print_without_newline, NULL, 0, NULL));
+  SH_ASSERT_OK(shoal_process_start(p));
+  SH_ASSERT_OK(shoal_process_join(p, SHOAL_SEC(10)));
+  printf("-end");
+  fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  close(pfd[1]);
+  char out[64] = {0};
+  size_t got = 0;
+  ssize_t n;
+  while (got < sizeof out - 1 && (n = read(pfd[0], out + got, sizeof out - 1 - got)) > 0)
+    got += (size_t)n;
+  close(pfd[0]);
+  cr_assert_str_eq(out, "parent-child-end");
+  shoal_process_destroy(p);
+}

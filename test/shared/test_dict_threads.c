@@ -3,6 +3,7 @@
 // lock-free readers at once, every value read is whole.  (Also run under
 // ThreadSanitizer.)
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 static shoal_dict *dict;
 static shoal_list *list;
 static int stop;
+static int readers_ready; /* readers that have read once: writers wait for all */
 
 /* value = 4-byte tag repeated (tag = key * 1000003 + version) */
 static size_t make_value(unsigned char *buf, uint32_t key, uint32_t version)
@@ -44,6 +46,10 @@ static void *writer(void *arg)
 {
   uint32_t id = (uint32_t)(intptr_t)arg;
   unsigned char val[64];
+  /* Every reader reads while writers write, however the threads are
+   * scheduled on a loaded machine. */
+  while (__atomic_load_n(&readers_ready, __ATOMIC_ACQUIRE) < READERS)
+    sched_yield();
   for (uint32_t n = 1; n <= OPS; n++) {
     uint32_t key = (n * 7 + id * 13) % KEYS;
     char k[16];
@@ -72,7 +78,8 @@ static void *reader(void *arg)
     if (rc == 0 ? !value_ok(buf, len, key) : rc != SHOAL_ENOENT)
       return (void *)3;
     key = (key + 1) % KEYS;
-    (*reads)++;
+    if ((*reads)++ == 0)
+      __atomic_add_fetch(&readers_ready, 1, __ATOMIC_RELEASE);
   }
   return NULL;
 }

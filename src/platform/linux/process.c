@@ -8,6 +8,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -66,11 +69,13 @@ int shoal__plat_proc_wait(int fd, uint64_t deadline)
   }
 }
 
-int shoal__plat_proc_reap(int fd, struct shoal__plat_exit *out)
+int shoal__plat_proc_reap(int fd, int pid, struct shoal__plat_exit *out)
 {
   siginfo_t si;
   memset(&si, 0, sizeof si);
-  while (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) != 0) {
+  idtype_t type = fd >= 0 ? P_PIDFD : P_PID;
+  id_t id = fd >= 0 ? (id_t)fd : (id_t)pid;
+  while (waitid(type, id, &si, WEXITED | WNOHANG) != 0) {
     if (errno != EINTR)
       return SHOAL_ENOENT;
   }
@@ -79,6 +84,24 @@ int shoal__plat_proc_reap(int fd, struct shoal__plat_exit *out)
   out->core = si.si_code == CLD_DUMPED;
   out->code = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
   return 1;
+}
+
+int shoal__plat_proc_wait_pid(int pid)
+{
+  siginfo_t si;
+  while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0) {
+    if (errno != EINTR)
+      return SHOAL_ENOENT;
+  }
+  return 0;
+}
+
+bool shoal__plat_children_reaped_elsewhere(void)
+{
+  struct sigaction sa;
+  if (sigaction(SIGCHLD, NULL, &sa) != 0)
+    return true;
+  return sa.sa_handler != SIG_DFL || (sa.sa_flags & SA_NOCLDWAIT);
 }
 
 int shoal__plat_proc_signal(int fd, int sig)
@@ -109,6 +132,25 @@ int shoal__plat_die_with_parent(int expected_parent)
 int shoal__plat_gettid(void)
 {
   return (int)gettid();
+}
+
+/* Whether f holds output not yet written.  glibc's FILE is a public struct,
+ * so this is two loads instead of a call to __fpending. */
+static bool output_pending(FILE *f)
+{
+#ifdef __GLIBC__
+  return f->_IO_write_ptr > f->_IO_write_base;
+#else
+  return __fpending(f) > 0;
+#endif
+}
+
+void shoal__plat_flush_std(void)
+{
+  if (output_pending(stdout))
+    fflush(stdout);
+  if (output_pending(stderr))
+    fflush(stderr);
 }
 
 void shoal__plat_set_thread_name(const char *name)
