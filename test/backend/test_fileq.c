@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 
+#include "backend/file/fileq.h"
 #include "core/region.h"
 #include "fq_support.h"
 
@@ -333,6 +334,35 @@ SH_TEST(fileq, durability_levels)
   SH_ASSERT_OK(shoal_fileq_stats(q, &fi));
   cr_assert(fi.synced >= 69);
   for (uint32_t i = 0; i < 69; i++)
+    expect_id(SHOAL_NOWAIT, i);
+  shoal_queue_close(q);
+}
+
+/* A `none` handle seals segments without fsyncing them (that would stall its
+ * puts for the segment's whole writeback); the next durable sync, by any
+ * handle, fsyncs them before the segment being written. */
+SH_TEST(fileq, a_durable_sync_covers_segments_sealed_without_one)
+{
+  fq_scratch();
+  open_q(NULL, &small_none);
+  for (uint32_t i = 0; i < 2000; i++)
+    put_id(i, 100);
+  struct fq_ctl *c = fq_of(q)->c;
+  uint64_t w = atomic_load(&c->w_seg);
+  cr_assert(w >= atomic_load(&c->first_seg) + 3, "no rollover happened");
+  cr_assert(atomic_load(&c->synced_seg) < w, "a none handle fsynced the segments it sealed");
+  shoal_queue *durable;
+  SH_ASSERT_OK(shoal_fileq_open(&durable, fq_path("q"), NULL,
+                                &(shoal_fileq_opts){.durability = SHOAL_FILEQ_ALWAYS}, NULL));
+  unsigned char buf[128];
+  SH_ASSERT_OK(shoal_queue_put(durable, buf, fq_build(buf, 2000, 100), SHOAL_SEC(5)));
+  cr_assert_eq(atomic_load(&c->synced_seg), atomic_load(&c->w_seg),
+               "the sync left sealed segments unsynced");
+  shoal_fileq_info fi;
+  SH_ASSERT_OK(shoal_fileq_stats(durable, &fi));
+  cr_assert(fi.synced >= 2001);
+  shoal_queue_close(durable);
+  for (uint32_t i = 0; i <= 2000; i++)
     expect_id(SHOAL_NOWAIT, i);
   shoal_queue_close(q);
 }

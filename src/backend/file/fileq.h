@@ -28,10 +28,14 @@
 //  - A segment below both the cursor's and the oldest live slot's is
 //    consumed: it is unlinked, lowest first, so the segments on disk are
 //    always a contiguous run from first_seg to w_seg.
-//  - Durability: every message with seq < synced_seq is on disk.  A segment
-//    is fsynced when it is sealed, before w_seg moves on, so a sync of the
-//    segment being written covers every record published before it began.
-//    Batch leaders hold sync_lock; `always` puts sync without it.
+//  - Durability: every message with seq < synced_seq is on disk, and every
+//    segment below synced_seg.  A handle of level batch or always fsyncs
+//    the segment it seals before w_seg moves on; a `none` handle does not
+//    (that fsync would stall its puts for the whole segment's writeback),
+//    so a sync first fsyncs the sealed segments from synced_seg up, then the
+//    segment being written: together they cover every record published
+//    before it began.  Batch leaders hold sync_lock; `always` puts sync
+//    without it.
 //  - Waiting: as in the shared-memory queue, a sleeper raises a waiter
 //    count, reads the state, sleeps on a sequence word; the changer bumps the
 //    word and wakes when the count is nonzero.
@@ -120,6 +124,7 @@ struct fq_ctl {
   /* Durability (sync_lock). */
   _Alignas(64) struct shoal__lockword sync_lock;
   _Atomic uint64_t synced_seq;
+  _Atomic uint64_t synced_seg;  /* every segment below it is on disk */
   _Atomic uint64_t batch_start; /* when the oldest unsynced record came; 0 = none */
   _Atomic uint32_t sync_seq;
   _Atomic uint32_t sync_waiters;

@@ -546,6 +546,9 @@ static int rebuild_ctl(int dfd, const struct shoal__fq_meta *meta,
   atomic_store(&c->next_seq, next_seq);
   atomic_store(&c->synced_seq, next_seq);
   atomic_store(&c->first_seg, count ? min : seg);
+  /* Whether the segments found reached the disk is not known (the control
+   * file may be gone without a reboot): the first sync fsyncs them all. */
+  atomic_store(&c->synced_seg, atomic_load(&c->first_seg));
   if (!rb.cursor_found) {
     c->r_seg = seg;
     c->r_off = tail;

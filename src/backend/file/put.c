@@ -98,6 +98,42 @@ static void publish(struct fq_ctl *c, uint64_t off, uint64_t seq)
   c->put_len = 0;
 }
 
+/* fsyncs segment seg by name; one consumed and deleted meanwhile needs
+ * nothing. */
+static int sync_segment(struct shoal__fileq *f, uint64_t seg)
+{
+  char name[FQ_SEG_NAME_LEN];
+  fq_seg_name(name, seg);
+  int fd;
+  int rc = shoal__plat_at_open(f->dfd, name, SHOAL__PLAT_AT_WRITE, 0, &fd, NULL);
+  if (rc == SHOAL_ENOENT)
+    return 0;
+  if (rc)
+    return rc;
+  rc = shoal__plat_fd_sync(fd);
+  shoal__plat_file_close(fd);
+  return rc;
+}
+
+/* fsyncs the sealed segments from synced_seg up to (not including) upto,
+ * which `none` handles sealed without a sync, then raises synced_seg to
+ * upto.  Every segment below w_seg is sealed, so a sync that begins after
+ * reading w_seg covers them as they stay.  Any number of processes may run
+ * this at once. */
+static int sync_sealed(struct shoal__fileq *f, uint64_t upto)
+{
+  struct fq_ctl *c = f->c;
+  for (uint64_t s = atomic_load(&c->synced_seg); s < upto; s++) {
+    int rc = sync_segment(f, s);
+    if (rc)
+      return rc;
+  }
+  uint64_t cur = atomic_load(&c->synced_seg);
+  while (cur < upto && !atomic_compare_exchange_weak(&c->synced_seg, &cur, upto))
+    ;
+  return 0;
+}
+
 /* Seals the segment being written with an end record and moves to a new
  * one, whose first record will carry `seq`.  put_lock is held and
  * everything written so far is published. */
@@ -114,17 +150,28 @@ static int rollover(struct shoal__fileq *f, uint64_t seq)
   c->put_seq = seq;
   c->put_len = SHOAL__FQ_REC_HDR;
   write_rec(f->w.addr + c->w_off, NULL, 0, seq, SHOAL__FQ_REC_END);
-  /* A sealed segment is on disk whole: a sync of the segment being written
-   * then covers every record before it (see sync_now). */
-  rc = shoal__plat_fd_sync(f->w.fd);
-  if (rc) {
-    /* Not sealed after all: the end record goes, the segment stays. */
-    memset(f->w.addr + c->w_off, 0, SHOAL__FQ_REC_HDR);
-    c->put_len = 0;
-    return rc;
+  /* A durable handle seals the segment on disk whole, and those below it
+   * that `none` handles sealed: a sync of the segment being written then
+   * covers every record before it (see sync_now).  A `none` handle leaves
+   * that to the next sync. */
+  if (f->durability != SHOAL_FILEQ_NONE) {
+    rc = sync_sealed(f, seg);
+    if (rc == 0)
+      rc = shoal__plat_fd_sync(f->w.fd);
+    if (rc) {
+      /* Not sealed after all: the end record goes, the segment stays. */
+      memset(f->w.addr + c->w_off, 0, SHOAL__FQ_REC_HDR);
+      c->put_len = 0;
+      return rc;
+    }
   }
   c->w_off = SHOAL__FQ_SEG_HDR;
   atomic_store(&c->w_seg, seg + 1);
+  if (f->durability != SHOAL_FILEQ_NONE) {
+    uint64_t cur = atomic_load(&c->synced_seg);
+    while (cur < seg + 1 && !atomic_compare_exchange_weak(&c->synced_seg, &cur, seg + 1))
+      ;
+  }
   c->put_len = 0;
   return shoal__fq_map_seg(f, &f->w, seg + 1);
 }
@@ -140,10 +187,14 @@ static int sync_now(struct shoal__fileq *f)
   struct fq_ctl *c = f->c;
   uint64_t target = atomic_load(&c->next_seq);
   uint64_t seg = atomic_load(&c->w_seg);
+  /* Records below target lie in seg and below: the sealed segments first. */
+  int rc = sync_sealed(f, seg);
+  if (rc)
+    return rc;
   char name[FQ_SEG_NAME_LEN];
   fq_seg_name(name, seg);
   int fd;
-  int rc = shoal__plat_at_open(f->dfd, name, SHOAL__PLAT_AT_WRITE, 0, &fd, NULL);
+  rc = shoal__plat_at_open(f->dfd, name, SHOAL__PLAT_AT_WRITE, 0, &fd, NULL);
   if (rc == SHOAL_ENOENT)
     return SHOAL_EIO; /* cannot be: the segment being written is never deleted */
   if (rc)
