@@ -34,13 +34,16 @@ extern "C" {
 /* When a put returns, relative to the disk. */
 enum shoal_fileq_durability {
   /* Group commit: the put returns once the batch holding its message is
-   * fsynced; a batch closes after batch_records messages or batch_ms after
-   * its first one, whichever comes first. */
+   * fsynced.  A batch is what was put while the sync before it ran (a lone
+   * producer: its own put); it also closes after batch_records messages or
+   * batch_ms after its first one, whichever comes first, even while that
+   * sync still runs.  docs/backend.md has the details. */
   SHOAL_FILEQ_BATCH = 0,
   /* No fsync: the message is in the page cache, safe from the death of any
    * process but not from a crash of the machine. */
   SHOAL_FILEQ_NONE = 1,
-  /* Every put is fsynced before it returns (concurrent puts share fsyncs). */
+  /* Every put is fsynced before it returns; concurrent puts share fsyncs
+   * (group commit, without batch's bounds). */
   SHOAL_FILEQ_ALWAYS = 2,
 };
 

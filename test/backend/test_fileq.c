@@ -6,6 +6,8 @@
 // durability levels, bad paths and options, and a full disk (a small tmpfs).
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -292,6 +294,13 @@ SH_TEST(fileq, a_getter_in_an_unrelated_process_wakes)
 
 /* ---- durability ----------------------------------------------------------------------- */
 
+static void *put_69(void *arg)
+{
+  (void)arg;
+  put_id(69, 100);
+  return NULL;
+}
+
 SH_TEST(fileq, durability_levels)
 {
   shoal_fileq_info fi;
@@ -313,28 +322,79 @@ SH_TEST(fileq, durability_levels)
   }
   cr_assert(fi.syncs >= 1);
   shoal_queue_close(q);
-  /* batch: a lone put waits for its batch to close after batch_ms... */
+  /* batch: a put with no company (no other thread put within batch_ms)
+   * closes its batch at once: nobody would join it... */
   SH_ASSERT_OK(shoal_fileq_open(&q, fq_path("q"), NULL,
                                 &(shoal_fileq_opts){.durability = SHOAL_FILEQ_BATCH,
-                                                    .batch_ms = 200, .batch_records = 8},
+                                                    .batch_ms = 1000, .batch_records = 8},
                                 NULL));
   uint64_t t0 = sh_now();
   put_id(60, 100);
-  SH_ASSERT_TOOK(t0, SHOAL_MSEC(200));
+  cr_assert(sh_now() - t0 < SHOAL_MSEC(1000), "a lone put waited for the timer");
   SH_ASSERT_OK(shoal_fileq_stats(q, &fi));
   cr_assert(fi.synced >= 61);
-  /* ...and a batch of batch_records closes at once. */
+  /* ...a batch of batch_records closes at once... */
   unsigned char bufs[8][64];
   struct iovec v[8];
   for (int i = 0; i < 8; i++)
     v[i] = (struct iovec){bufs[i], fq_build(bufs[i], 61 + i, 10)};
   t0 = sh_now();
   SH_ASSERT_RC(shoal_queue_put_many(q, v, 8, SHOAL_SEC(5)), 8);
-  cr_assert(sh_now() - t0 < SHOAL_MSEC(200), "a full batch waited for the timer");
+  cr_assert(sh_now() - t0 < SHOAL_MSEC(1000), "a full batch waited for the timer");
   SH_ASSERT_OK(shoal_fileq_stats(q, &fi));
   cr_assert(fi.synced >= 69);
-  for (uint32_t i = 0; i < 69; i++)
+  /* ...and while a sync is under way (its lock held here, as by a leader
+   * at work) a put waits for it until its batch is batch_ms old, then syncs
+   * beside it. */
+  struct fq_ctl *c = fq_of(q)->c;
+  SH_ASSERT_OK(shoal__lockword_acquire(&c->sync_lock, shoal__plat_stamp(), SHOAL_FOREVER));
+  pthread_t t;
+  t0 = sh_now();
+  cr_assert(pthread_create(&t, NULL, put_69, NULL) == 0);
+  pthread_join(t, NULL);
+  SH_ASSERT_TOOK(t0, SHOAL_MSEC(1000));
+  SH_ASSERT_OK(shoal_fileq_stats(q, &fi));
+  cr_assert(fi.synced >= 70);
+  shoal__lockword_release(&c->sync_lock, 0);
+  for (uint32_t i = 0; i < 70; i++)
     expect_id(SHOAL_NOWAIT, i);
+  shoal_queue_close(q);
+}
+
+static _Atomic int put_returned;
+
+static void *put_70_flagged(void *arg)
+{
+  (void)arg;
+  put_id(70, 100);
+  atomic_store(&put_returned, 1);
+  return NULL;
+}
+
+/* An `always` put that finds a sync under way waits for it and then for the
+ * next one (group commit): it never returns before a sync that began after
+ * its record was written, however long the one under way takes. */
+SH_TEST(fileq, an_always_put_waits_for_the_sync_under_way)
+{
+  fq_scratch();
+  open_q(NULL, &(shoal_fileq_opts){.durability = SHOAL_FILEQ_ALWAYS, .batch_ms = 20});
+  put_id(0, 100); /* a lone put: synced at once */
+  struct fq_ctl *c = fq_of(q)->c;
+  SH_ASSERT_OK(shoal__lockword_acquire(&c->sync_lock, shoal__plat_stamp(), SHOAL_FOREVER));
+  atomic_store(&put_returned, 0);
+  pthread_t t;
+  cr_assert(pthread_create(&t, NULL, put_70_flagged, NULL) == 0);
+  usleep(300000);
+  cr_assert_eq(atomic_load(&put_returned), 0, "the put returned while the sync was under way");
+  shoal_fileq_info fi;
+  SH_ASSERT_OK(shoal_fileq_stats(q, &fi));
+  cr_assert_eq(fi.synced, 1);
+  shoal__lockword_release(&c->sync_lock, 0);
+  pthread_join(t, NULL);
+  SH_ASSERT_OK(shoal_fileq_stats(q, &fi));
+  cr_assert_eq(fi.synced, 2);
+  expect_id(SHOAL_NOWAIT, 0);
+  expect_id(SHOAL_NOWAIT, 70);
   shoal_queue_close(q);
 }
 

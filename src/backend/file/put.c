@@ -213,47 +213,63 @@ static int sync_now(struct shoal__fileq *f)
   return 0;
 }
 
-/* Returns once every message below `upto` is on disk, as f's durability
- * level says.  always: fsync now, unless a sync that began after our
- * records were written has already covered them.  batch: one process leads
- * (sync_lock) once the batch closes; the others wait for it. */
+/* Returns once every message below `upto` is on disk, unless f's level is
+ * none.  Group commit, for batch and always alike: a put finding no sync
+ * under way leads one (sync_lock) at once, covering every record published
+ * so far; puts that come while it runs wait for it and then form the next
+ * batch, led by one of them.  So a lone producer pays one fsync per put
+ * (nobody would join a batch it waited for: waiting would only slow it
+ * down) and N producers share each fsync about N ways.  With batch, a batch
+ * also closes after batch_records records or batch_ms after its first
+ * record, whichever comes first, even while the sync before it still runs:
+ * then one of its puts syncs beside it without the lock (the kernel folds
+ * concurrent fsyncs of one file). */
 static int wait_durable(struct shoal__fileq *f, uint64_t upto)
 {
   struct fq_ctl *c = f->c;
   if (f->durability == SHOAL_FILEQ_NONE || atomic_load(&c->synced_seq) >= upto)
     return 0;
-  if (f->durability == SHOAL_FILEQ_ALWAYS)
-    return sync_now(f);
   uint64_t zero = 0;
   atomic_compare_exchange_strong(&c->batch_start, &zero, shoal__plat_now());
   for (;;) {
     if (atomic_load(&c->synced_seq) >= upto)
       return 0;
+    int rc = shoal__lockword_acquire(&c->sync_lock, shoal__plat_stamp(), SHOAL_NOWAIT);
+    if (rc == 0 || rc == SHOAL_EOWNERDEAD) {
+      if (rc == SHOAL_EOWNERDEAD)
+        shoal__lockword_consistent(&c->sync_lock); /* the state only moves up */
+      rc = 0;
+      if (atomic_load(&c->synced_seq) < upto) {
+        atomic_store(&c->batch_start, 0); /* later records open the next batch */
+        rc = sync_now(f);
+      }
+      shoal__lockword_release(&c->sync_lock, 0);
+      if (rc)
+        return rc;
+      continue;
+    }
+    /* A sync is under way; it may have begun before our records. */
     uint64_t start = atomic_load(&c->batch_start), now = shoal__plat_now();
     uint64_t closes = start ? start + f->batch_ns : now;
-    bool lead = now >= closes ||
-                atomic_load(&c->next_seq) - atomic_load(&c->synced_seq) >= f->batch_records;
-    if (lead) {
-      int rc = shoal__lockword_acquire(&c->sync_lock, shoal__plat_stamp(), SHOAL_NOWAIT);
-      if (rc == 0 || rc == SHOAL_EOWNERDEAD) {
-        if (rc == SHOAL_EOWNERDEAD)
-          shoal__lockword_consistent(&c->sync_lock); /* the state only moves up */
-        rc = 0;
-        if (atomic_load(&c->synced_seq) < upto) {
-          atomic_store(&c->batch_start, 0); /* later records open the next batch */
-          rc = sync_now(f);
-        }
-        shoal__lockword_release(&c->sync_lock, 0);
-        if (rc)
-          return rc;
-        continue;
-      }
-      closes = SHOAL__PLAT_NEVER; /* a leader is at work: wait for it */
+    bool full = atomic_load(&c->next_seq) - atomic_load(&c->synced_seq) >= f->batch_records;
+    if (f->durability == SHOAL_FILEQ_ALWAYS) {
+      full = false; /* no bound: the next sync follows the one under way */
+      closes = now + f->batch_ns;
+    }
+    if ((full || now >= closes) && start &&
+        atomic_compare_exchange_strong(&c->batch_start, &start, 0)) {
+      /* Our batch closed first: one of its puts (this one) syncs it. */
+      if ((rc = sync_now(f)) != 0)
+        return rc;
+      continue;
     }
     atomic_fetch_add(&c->sync_waiters, 1);
     uint32_t seen = atomic_load(&c->sync_seq);
     if (atomic_load(&c->synced_seq) < upto) {
-      shoal__deadline d = {closes, false};
+      /* Until our batch closes, or for one batch time when another put
+       * syncs it; never longer, so that a sync that failed (and so woke
+       * nobody) only delays the next one. */
+      shoal__deadline d = {start && now < closes ? closes : now + f->batch_ns, false};
       shoal__deadline_wait(&c->sync_seq, seen, &d);
     }
     atomic_fetch_sub(&c->sync_waiters, 1);
