@@ -3,7 +3,8 @@
 // reopen, segment rollover and deletion, the rebuild after a reboot,
 // at-least-once delivery (redelivery after a consumer's death, dead
 // letters), a getter in an unrelated process woken without polling, the
-// durability levels, bad paths and options, and a full disk (a small tmpfs).
+// durability levels, bad paths and options, and a full disk (a small tmpfs,
+// and a file size limit where no tmpfs can be mounted).
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "backend/file/fileq.h"
@@ -510,6 +512,47 @@ SH_TEST(fileq, bad_paths_and_options)
 }
 
 /* ---- a full disk ------------------------------------------------------------------------- */
+
+/* The same without mount rights (CI containers often have none): a file size
+ * limit makes the kernel refuse the next segment's preallocation (EFBIG),
+ * exactly as a full disk refuses it, while the segments already made stay
+ * writable and readable. */
+SH_TEST(fileq, a_refused_segment_fails_puts_and_loses_nothing)
+{
+  fq_scratch();
+  signal(SIGXFSZ, SIG_IGN);
+  SH_ASSERT_OK(shoal_fileq_open(&q, fq_path("q"), NULL,
+                                &(shoal_fileq_opts){.durability = SHOAL_FILEQ_ALWAYS,
+                                                    .segment_size = 65536},
+                                &fq_create));
+  uint32_t n = 0;
+  for (; n < 100; n++)
+    put_id(n, 2000); /* several segments */
+  struct rlimit old, small = {32768, 0};
+  cr_assert(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  small.rlim_max = old.rlim_max;
+  cr_assert(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  int rc;
+  unsigned char buf[4096];
+  for (;;) {
+    size_t len = fq_build(buf, n, 2000);
+    rc = shoal_queue_put(q, buf, len, SHOAL_NOWAIT);
+    if (rc)
+      break;
+    n++;
+    cr_assert(n < 1000, "no segment was refused");
+  }
+  SH_ASSERT_ERR(rc, SHOAL_ENOSPC);
+  /* Everything acknowledged comes out intact; the failed put left nothing. */
+  for (uint32_t i = 0; i < n; i++)
+    expect_id(SHOAL_NOWAIT, i);
+  SH_ASSERT_ERR(get_id(SHOAL_NOWAIT), SHOAL_EAGAIN);
+  /* With room again, puts work again. */
+  cr_assert(setrlimit(RLIMIT_FSIZE, &old) == 0);
+  put_id(n, 2000);
+  expect_id(SHOAL_NOWAIT, n);
+  shoal_queue_close(q);
+}
 
 SH_TEST(fileq, a_full_disk_fails_puts_and_loses_nothing)
 {
