@@ -82,9 +82,10 @@ SHOAL_API int shoal_process_create(shoal_process **out, shoal_process_target tar
 // print the parent's output again), and the child runs target and then ends
 // as described at shoal_process_fail; with spawn the child is a new instance of the program
 // that enters target through shoal_spawn_main.  A daemon child is killed when
-// its parent dies, however it dies (even kill -9): Linux ties this to the
-// *thread* that calls start, so start daemon children from a thread that
-// lives as long as they should.  First, as Python's Process.start, it
+// its parent dies, however it dies (even kill -9), and not before: started
+// from any thread but the main one, it is forked by an internal thread that
+// lasts as long as the process (Linux ties the parent-death signal to the
+// forking *thread*).  First, as Python's Process.start, it
 // collects (without blocking) every child of this process that has ended:
 // its exit status, its report line, and for a handle already destroyed the
 // pidfd and status block, so children started and never joined leave no

@@ -140,6 +140,22 @@ void shoal__status_put(struct shoal__proc_status *st);
 // shoal__process_unref drops a reference and frees p with the last one.
 void shoal__process_unref(shoal_process *p);
 
+// shoal__process_launch forks (or spawns) the child of p, whose status block
+// st (and, for spawn, its memfd st_fd) is filled, from the calling thread;
+// returns its pid or a SHOAL_E* code.  In a fork child it runs the target
+// and never returns.  p->mu is held.
+int shoal__process_launch(shoal_process *p, struct shoal__proc_status *st, int st_fd);
+
+// shoal__forker_launch does the same from the forker, a thread that lasts as
+// long as the process (see forker.c): for a daemon child started from a
+// thread that may end before it.  Errors: SHOAL_EAGAIN (no thread could be
+// made), or those of shoal__process_launch.
+int shoal__forker_launch(shoal_process *p, struct shoal__proc_status *st, int st_fd);
+
+// shoal__forker_forget, in a fork child, drops the forker state inherited
+// from the parent (its thread is not in the child).
+void shoal__forker_forget(void);
+
 // shoal__spawn_start starts p (method spawn, lock held, status block
 // st_fd/p->st filled): builds the child's environment and execs it.
 int shoal__spawn_start(shoal_process *p, int st_fd);

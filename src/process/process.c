@@ -309,6 +309,18 @@ static int check_started(shoal_process *p)
   return 0;
 }
 
+int shoal__process_launch(shoal_process *p, struct shoal__proc_status *st, int st_fd)
+{
+  if (p->method == SHOAL_START_SPAWN)
+    return shoal__spawn_start(p, st_fd);
+  int pid = shoal__plat_fork();
+  if (pid == 0) {
+    shoal__self_become_child(st, st->parent_pid);
+    shoal__child_run(p->target, p->args, p->len);
+  }
+  return pid;
+}
+
 int shoal_process_start(shoal_process *p)
 {
   if (!p || p->kind != PK_CHILD)
@@ -364,17 +376,14 @@ int shoal_process_start(shoal_process *p)
   /* Buffered output would otherwise be written by the child again. */
   fflush(NULL);
 
-  int pid;
-  if (p->method == SHOAL_START_SPAWN) {
-    pid = shoal__spawn_start(p, st_fd);
+  /* A daemon child dies with the thread that forks it (Linux's parent-death
+   * signal follows the thread): from any thread but the main one, the
+   * forker, which lasts as long as the process, starts it. */
+  int pid = p->daemon && shoal__plat_gettid() != shoal__self.proc.pid
+                ? shoal__forker_launch(p, st, st_fd)
+                : shoal__process_launch(p, st, st_fd);
+  if (st_fd >= 0)
     close(st_fd);
-  } else {
-    pid = shoal__plat_fork();
-    if (pid == 0) {
-      shoal__self_become_child(st, st->parent_pid);
-      shoal__child_run(p->target, p->args, p->len);
-    }
-  }
   if (pid < 0) {
     rc = pid;
     release_status(p);

@@ -3,6 +3,9 @@
 // starts children the way an application does and prints one line per fact:
 //   orphans METHOD       start a daemon and a non-daemon child (both sleep),
 //                        print "DAEMON_PID OTHER_PID", then sleep until killed
+//   thread-orphan METHOD start a daemon child (it sleeps) from a thread that
+//                        then ends; 0.3 s later print "DAEMON_PID alive" (or
+//                        "dead"), then sleep until killed
 //   exit-cleanup METHOD  start a daemon child that sleeps and a non-daemon
 //                        child that prints "worker done" after 0.2 s; print
 //                        "DAEMON_PID OTHER_PID" and return from main: at exit
@@ -20,6 +23,7 @@
 //                        not run main())
 // METHOD is fork or spawn.
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +96,19 @@ static shoal_process *start(int method, int daemon, int ms)
   return p;
 }
 
+struct thread_start {
+  int method;
+  shoal_process *p;
+};
+
+static void *start_from_thread(void *arg)
+{
+  struct thread_start *t = arg;
+  t->p = start(t->method, 1, 30000);
+  usleep(200000); /* the child has armed its parent-death signal by now */
+  return NULL;
+}
+
 int main(int argc, char **argv)
 {
   if (!getenv("HELPER_UNGUARDED"))
@@ -111,6 +128,18 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "orphans")) {
     shoal_process *d = start(method, 1, 30000), *o = start(method, 0, 30000);
     printf("%d %d\n", shoal_process_pid(d), shoal_process_pid(o));
+    pause();
+    return 0;
+  }
+  if (!strcmp(argv[1], "thread-orphan")) {
+    /* Linux signals a child when the *thread* that forked it ends: a daemon
+     * child must outlive that thread, and die only with this process. */
+    struct thread_start t = {method, NULL};
+    pthread_t th;
+    if (pthread_create(&th, NULL, start_from_thread, &t) != 0 || pthread_join(th, NULL) != 0)
+      return 1;
+    usleep(300000);
+    printf("%d %s\n", shoal_process_pid(t.p), shoal_process_is_alive(t.p) == 1 ? "alive" : "dead");
     pause();
     return 0;
   }

@@ -237,6 +237,27 @@ static void daemon_dies_with_parent(const char *method)
   close(fd);
 }
 
+static void daemon_outlives_the_thread_that_started_it(const char *method)
+{
+  int fd, dpid;
+  char line[128], state[16];
+  pid_t h = helper(&fd, NULL, "thread-orphan", method, NULL);
+  sh_read_line(fd, line, sizeof line, 10000);
+  cr_assert_eq(sscanf(line, "%d %15s", &dpid, state), 2, "helper said: %s", line);
+  cr_assert_str_eq(state, "alive", "%s: the daemon child died with the thread that started it",
+                   method);
+  kill(h, SIGKILL);
+  cr_assert_eq(sh_wait(h, 5000), 128 + SIGKILL);
+  cr_assert_eq(sh_wait(dpid, 5000), 128 + SIGKILL, "the daemon child survived its parent");
+  close(fd);
+}
+
+SH_TEST(spawn, daemon_children_outlive_their_starting_thread_not_their_parent)
+{
+  daemon_outlives_the_thread_that_started_it("fork");
+  daemon_outlives_the_thread_that_started_it("spawn");
+}
+
 SH_TEST(spawn, daemon_children_die_with_a_parent_killed_9)
 {
   daemon_dies_with_parent("fork");
