@@ -178,7 +178,7 @@ int shoal_logger_add_file(shoal_logger *lg, const char *path)
     return SHOAL_ENOSPC;
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
-    return errno ? -errno : SHOAL_EIO;
+    return shoal__plat_err(errno);
   return add_sink(lg, fd, true);
 }
 
@@ -386,7 +386,7 @@ static int write_all(int fd, const char *p, size_t n)
     if (w < 0) {
       if (errno == EINTR)
         continue;
-      return errno ? -errno : SHOAL_EIO;
+      return shoal__plat_err(errno);
     }
     p += w;
     n -= (size_t)w;

@@ -118,7 +118,7 @@ int shoal__plat_fd_allocate(int fd, uint64_t size)
   do
     rc = posix_fallocate(fd, 0, (off_t)size);
   while (rc == EINTR);
-  return rc == 0 ? 0 : rc == EFBIG ? SHOAL_ENOSPC : -rc;
+  return rc == 0 ? 0 : shoal__plat_err(rc); /* EFBIG: SHOAL_ENOSPC */
 }
 
 int shoal__plat_fd_write(int fd, const void *buf, size_t len, uint64_t off)

@@ -90,7 +90,7 @@ int shoal__plat_file_reserve(int fd, uint64_t size)
   while (rc == EINTR);
   if (rc == 0)
     return 0;
-  return rc == ENOSPC || rc == EFBIG || rc == ENOMEM ? SHOAL_ENOMEM : -rc;
+  return rc == ENOSPC || rc == EFBIG || rc == ENOMEM ? SHOAL_ENOMEM : shoal__plat_err(rc);
 }
 
 int shoal__plat_file_map(int fd, size_t len, void **addr)

@@ -178,7 +178,7 @@ int shoal__plat_watch_death(void (*fn)(uint32_t pid, void *arg), void *arg,
   if ((pidfd = above_stderr(pidfd)) < 0 || pipe2(life, O_CLOEXEC) != 0 ||
       (life[0] = above_stderr(life[0])) < 0 || (life[1] = above_stderr(life[1])) < 0 ||
       fstat(life[0], &st) != 0) {
-    rc = errno ? -errno : SHOAL_EIO;
+    rc = shoal__plat_err(errno);
     goto fail;
   }
 
@@ -188,7 +188,7 @@ int shoal__plat_watch_death(void (*fn)(uint32_t pid, void *arg), void *arg,
    * that copy: the hang-up then waits for that child too.) */
   pid_t mid = fork();
   if (mid < 0) {
-    rc = -errno;
+    rc = shoal__plat_err(errno);
     goto fail;
   }
   if (mid == 0) {
