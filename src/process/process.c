@@ -195,6 +195,27 @@ static void report(shoal_process *p, uint32_t state)
   }
 }
 
+/* With p->mu held: records the end of the child, from its exit status ex,
+ * or with ex NULL (someone else took the status: SIGCHLD ignored, or the
+ * program reaped it) from the child's own record in the status block, the
+ * best we have then. */
+static void record_end_locked(shoal_process *p, const struct shoal__plat_exit *ex)
+{
+  uint32_t state = atomic_load_explicit(&p->st->state, memory_order_acquire);
+  if (ex) {
+    p->exitcode = ex->code;
+    p->core = ex->core;
+  } else {
+    p->exitcode =
+        state == PS_RETURNED || state == PS_FAILED ? (p->st->code & 0xff) : SHOAL_EXITCODE_UNKNOWN;
+  }
+  if (state == PS_FAILED)
+    p->message = strndup(p->st->message, sizeof p->st->message - 1);
+  p->phase = P_ENDED;
+  report(p, state);
+  shoal__registry_remove(p);
+}
+
 /* With p->mu held: collects the status of an ended child.  Returns true
  * when it has ended. */
 static bool collect_locked(shoal_process *p)
@@ -205,36 +226,8 @@ static bool collect_locked(shoal_process *p)
   int rc = shoal__plat_proc_reap(p->fd, p->pid, &ex);
   if (rc == 0)
     return false;
-  uint32_t state = atomic_load_explicit(&p->st->state, memory_order_acquire);
-  if (rc == 1) {
-    p->exitcode = ex.code;
-    p->core = ex.core;
-  } else {
-    /* The status was taken from us; the child's own record is the best we have. */
-    p->exitcode =
-        state == PS_RETURNED || state == PS_FAILED ? (p->st->code & 0xff) : SHOAL_EXITCODE_UNKNOWN;
-  }
-  if (state == PS_FAILED)
-    p->message = strndup(p->st->message, sizeof p->st->message - 1);
-  p->phase = P_ENDED;
-  report(p, state);
-  shoal__registry_remove(p);
+  record_end_locked(p, rc == 1 ? &ex : NULL);
   return true;
-}
-
-/* With p->mu held: the child has ended and someone else took its exit
- * status (SIGCHLD ignored, or the program reaped it); its own record in the
- * status block is the best we have. */
-static void ended_elsewhere_locked(shoal_process *p)
-{
-  uint32_t state = atomic_load_explicit(&p->st->state, memory_order_acquire);
-  p->exitcode =
-      state == PS_RETURNED || state == PS_FAILED ? (p->st->code & 0xff) : SHOAL_EXITCODE_UNKNOWN;
-  if (state == PS_FAILED)
-    p->message = strndup(p->st->message, sizeof p->st->message - 1);
-  p->phase = P_ENDED;
-  report(p, state);
-  shoal__registry_remove(p);
 }
 
 /* With p->mu held, p started: opens p's process handle (pidfd), which
@@ -253,7 +246,7 @@ static int open_handle_locked(shoal_process *p)
     return shoal__plat_ready_fd(&p->fd);
   int rc = shoal__plat_proc_open(p->pid, &p->fd);
   if (rc == SHOAL_ENOENT && (rc = shoal__plat_ready_fd(&p->fd)) == 0)
-    ended_elsewhere_locked(p);
+    record_end_locked(p, NULL); /* reaped by someone else already */
   return rc;
 }
 

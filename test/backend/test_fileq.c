@@ -513,6 +513,20 @@ SH_TEST(fileq, bad_paths_and_options)
 
 /* ---- a full disk ------------------------------------------------------------------------- */
 
+/* Puts messages n, n+1, ... of 2000 bytes until a put fails, which must be
+ * SHOAL_ENOSPC before `limit`; returns how many messages are in. */
+static uint32_t put_until_refused(uint32_t n, uint32_t limit)
+{
+  unsigned char buf[4096];
+  int rc;
+  while ((rc = shoal_queue_put(q, buf, fq_build(buf, n, 2000), SHOAL_NOWAIT)) == 0) {
+    n++;
+    cr_assert(n < limit, "no put was refused");
+  }
+  SH_ASSERT_ERR(rc, SHOAL_ENOSPC);
+  return n;
+}
+
 /* The same without mount rights (CI containers often have none): a file size
  * limit makes the kernel refuse the next segment's preallocation (EFBIG),
  * exactly as a full disk refuses it, while the segments already made stay
@@ -532,17 +546,7 @@ SH_TEST(fileq, a_refused_segment_fails_puts_and_loses_nothing)
   cr_assert(getrlimit(RLIMIT_FSIZE, &old) == 0);
   small.rlim_max = old.rlim_max;
   cr_assert(setrlimit(RLIMIT_FSIZE, &small) == 0);
-  int rc;
-  unsigned char buf[4096];
-  for (;;) {
-    size_t len = fq_build(buf, n, 2000);
-    rc = shoal_queue_put(q, buf, len, SHOAL_NOWAIT);
-    if (rc)
-      break;
-    n++;
-    cr_assert(n < 1000, "no segment was refused");
-  }
-  SH_ASSERT_ERR(rc, SHOAL_ENOSPC);
+  n = put_until_refused(n, 1000);
   /* Everything acknowledged comes out intact; the failed put left nothing. */
   for (uint32_t i = 0; i < n; i++)
     expect_id(SHOAL_NOWAIT, i);
@@ -566,17 +570,7 @@ SH_TEST(fileq, a_full_disk_fails_puts_and_loses_nothing)
                                                     .segment_size = 65536, .max_inflight = 64},
                                 &fq_create));
   uint32_t n = 0;
-  int rc;
-  unsigned char buf[4096];
-  for (;;) {
-    size_t len = fq_build(buf, n, 2000);
-    rc = shoal_queue_put(q, buf, len, SHOAL_NOWAIT);
-    if (rc)
-      break;
-    n++;
-    cr_assert(n < 10000, "the disk never filled");
-  }
-  SH_ASSERT_ERR(rc, SHOAL_ENOSPC);
+  n = put_until_refused(n, 10000);
   cr_assert(n > 100, "only %u messages fit", n);
   /* Everything acknowledged comes out intact; then there is room again. */
   for (uint32_t i = 0; i < n; i++)
