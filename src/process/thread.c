@@ -138,9 +138,7 @@ static void fork_child(void)
   me->daemon = 0;
   main_ptr = me;
   list_add_locked(me);
-  /* Released by a store, not pthread_mutex_unlock: each libc code page a
-   * fork child runs costs it a page fault.  The lock is ours alone here. */
-  reg_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_unlock(&reg_mu);
 }
 
 /* The main thread's identity, captured while it is the only thread. */
