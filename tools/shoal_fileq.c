@@ -2,7 +2,8 @@
 // shoal-fileq: look after a durable file queue from the shell.
 //   shoal-fileq check DIR        verify every record's CRC; exit 0 intact, 1 damaged
 //   shoal-fileq repair DIR       keep every intact record, drop the damage (nobody
-//                                may have the queue open); exit 0 on success
+//                                may have the queue open); exit 0 on success;
+//                                interrupted, run it again
 //   shoal-fileq stats DIR        depth, segments, deliveries out, dead letters, ...
 //   shoal-fileq dead DIR         print the parked messages (dead letters), one a line
 //   shoal-fileq put DIR MSG...   put each MSG (durability: always)

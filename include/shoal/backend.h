@@ -74,8 +74,8 @@ typedef struct shoal_fileq_opts {
 // Errors: SHOAL_EINVAL (NULL out or dir, bad options), SHOAL_ENOENT (no
 // queue there and no CREATE), SHOAL_EEXIST (CREATE|EXCL and a queue exists),
 // SHOAL_ENOTDIR (dir is a file), SHOAL_EACCES (not writable), SHOAL_ECORRUPT
-// (the directory holds something else, or a queue damaged in its middle:
-// see shoal_fileq_repair), SHOAL_EVERSION (a newer format), SHOAL_ENOTSUP
+// (the directory holds something else, a queue damaged in its middle, or
+// one whose repair was interrupted: see shoal_fileq_repair), SHOAL_EVERSION (a newer format), SHOAL_ENOTSUP
 // (LIFO or priority kind), SHOAL_ENOSPC, SHOAL_ENOMEM.  The handle is used as
 // every shoal_queue handle: from any thread, in fork children; close it with
 // shoal_queue_close.
@@ -121,7 +121,11 @@ SHOAL_API int shoal_fileq_check(const char *dir, shoal_fileq_report *rep);
 // tails, and drops the control file so that the next open rebuilds the
 // state; fills *rep when not NULL.  Messages in damaged regions are lost;
 // every intact one is kept, in order.  No process may have the queue open:
-// SHOAL_EBUSY otherwise.  Returns 0 or an error of shoal_fileq_open,
+// SHOAL_EBUSY otherwise.  Interrupted anywhere (killed, an error, a power
+// loss), it is run again and ends as one uninterrupted run would have:
+// the same records, the cursor and the unacknowledged deliveries kept;
+// until then, open and check may give SHOAL_ECORRUPT.  Needs free space for
+// a copy of the segments.  Returns 0 or an error of shoal_fileq_open,
 // SHOAL_ENOSPC.
 SHOAL_API int shoal_fileq_repair(const char *dir, shoal_fileq_report *rep);
 

@@ -116,6 +116,14 @@ static int fuzz_fileq_segment(const uint8_t *data, size_t size)
     memcpy(&m, data, sizeof m);
     check(m.size == size && sizeof m + 4 + (uint64_t)m.n_inflight * 16 == size);
   }
+  /* So is a queue.repair image, with the queue.meta image it holds. */
+  rc = shoal__fq_repair_check(data, size);
+  if (rc == 0) {
+    struct shoal__fq_repair j;
+    memcpy(&j, data, sizeof j);
+    check(j.size == size && sizeof j + (uint64_t)j.meta_size + 4 == size);
+    check(shoal__fq_meta_check(data + sizeof j, j.meta_size) == 0);
+  }
   free(buf);
   return 0;
 }

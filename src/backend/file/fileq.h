@@ -56,6 +56,9 @@
 #define FQ_META_NAME "queue.meta"
 #define FQ_META_TMP "queue.meta.tmp"
 #define FQ_DEAD_NAME "dead.seg"
+#define FQ_REPAIR_NAME "queue.repair"
+#define FQ_REPAIR_TMP "queue.repair.tmp"
+#define FQ_SEG_REPAIR_SUFFIX ".seg.repair" /* a repair's new segment, after 16 hex digits */
 #define FQ_SEG_NAME_LEN 21 /* 16 hex digits, ".seg", NUL */
 
 #define FQ_DEFAULT_SEGMENT ((uint64_t)64 << 20)
@@ -190,6 +193,13 @@ void shoal__fq_unmap(struct shoal__fileq *f, struct fq_map *m);
 int shoal__fq_new_segment(struct shoal__fileq *f, uint64_t seg, uint64_t first_seq, bool sync);
 int shoal__fq_checkpoint(struct shoal__fileq *f, bool sync);
 int shoal__fq_list(int dfd, uint64_t *min, uint64_t *max, uint64_t *count, bool *foreign);
+// shoal__fq_seg_number parses a file name of 16 hex digits then `suffix`
+// (".seg": a segment) into *seg; false when it is not one.
+bool shoal__fq_seg_number(const char *name, const char *suffix, uint64_t *seg);
+// shoal__fq_repair_pending returns SHOAL_ECORRUPT when the directory holds
+// the journal of a repair that has not finished (the files may be in two
+// numberings: only shoal_fileq_repair may touch them), 0 when it does not.
+int shoal__fq_repair_pending(int dfd);
 void shoal__fileq_close(shoal_queue *q);
 
 // put.c

@@ -2,6 +2,7 @@
 // The on-disk format: segment headers, the record decoder and the segment
 // scanner that recovery, the repair command and the fuzz target share.
 // Everything here works on bytes in memory and trusts none of them.
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/file/format.h"
@@ -166,4 +167,41 @@ int shoal__fq_meta_check(const void *buf, size_t len)
       (uint64_t)m.n_inflight * sizeof(struct shoal__fq_meta_inflight) + sizeof m + 4 != len)
     return SHOAL_ECORRUPT;
   return 0;
+}
+
+unsigned char *shoal__fq_meta_encode(const struct shoal__fq_meta *head,
+                                     const struct shoal__fq_meta_inflight *infl, size_t *len)
+{
+  size_t n = sizeof *head + head->n_inflight * sizeof *infl + 4;
+  unsigned char *buf = malloc(n);
+  if (!buf)
+    return NULL;
+  struct shoal__fq_meta m = *head;
+  m.size = (uint32_t)n;
+  memcpy(buf, &m, sizeof m);
+  if (m.n_inflight)
+    memcpy(buf + sizeof m, infl, m.n_inflight * sizeof *infl);
+  uint32_t crc = shoal__crc32c(0, buf, n - 4);
+  memcpy(buf + n - 4, &crc, 4);
+  *len = n;
+  return buf;
+}
+
+int shoal__fq_repair_check(const void *buf, size_t len)
+{
+  struct shoal__fq_repair j;
+  if (len < sizeof j + 4)
+    return SHOAL_ECORRUPT;
+  memcpy(&j, buf, sizeof j);
+  if (memcmp(j.magic, SHOAL__FQ_REPAIR_MAGIC, 8) != 0)
+    return SHOAL_ECORRUPT;
+  if (j.version > SHOAL__FQ_VERSION)
+    return SHOAL_EVERSION;
+  uint32_t crc;
+  memcpy(&crc, (const char *)buf + len - 4, 4);
+  if (crc != shoal__crc32c(0, buf, len - 4))
+    return SHOAL_ECORRUPT;
+  if (j.version == 0 || j.size != len || (uint64_t)sizeof j + j.meta_size + 4 != len)
+    return SHOAL_ECORRUPT;
+  return shoal__fq_meta_check((const char *)buf + sizeof j, j.meta_size);
 }

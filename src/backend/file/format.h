@@ -14,6 +14,10 @@
 //                        64-byte header and holds records back to back
 //   dead.seg             messages parked after too many deliveries, in
 //                        the same record format
+//   queue.repair         only while a repair is finishing: its journal
+//                        (struct shoal__fq_repair), written whole like
+//                        queue.meta; see repair.c
+//   <16 hex>.seg.repair  a repair's new segments, until it renames them
 //
 // A record is a 24-byte header, the payload, and zero padding to 8 bytes:
 //   commit u32   SHOAL__FQ_COMMIT once the record is whole; 0 before
@@ -32,6 +36,7 @@
 #define SHOAL__FQ_VERSION 1
 #define SHOAL__FQ_SEG_MAGIC "SHOALSEG"
 #define SHOAL__FQ_META_MAGIC "SHOALFQM"
+#define SHOAL__FQ_REPAIR_MAGIC "SHOALFQR"
 #define SHOAL__FQ_COMMIT 0x544d4d43u /* "CMMT" */
 #define SHOAL__FQ_REC_MSG 1u
 #define SHOAL__FQ_REC_END 2u
@@ -85,6 +90,27 @@ struct shoal__fq_meta_inflight {
   uint32_t deliveries;
   uint32_t reserved;
 };
+
+/* queue.repair, a repair's journal: this header, the image of the new
+ * queue.meta (meta_size bytes, its own CRC included), then a CRC-32C of all
+ * of it.  It exists from the moment a repair has written every new segment
+ * (as "<16 hex digits>.seg.repair") until it has put them and the new
+ * queue.meta in place; a repair that finds it finishes that from it. */
+struct shoal__fq_repair {
+  char magic[8]; /* SHOAL__FQ_REPAIR_MAGIC */
+  uint32_t version;
+  uint32_t size;          /* bytes of the whole file */
+  uint64_t first_segment; /* the new segments are numbered first_segment ... */
+  uint64_t segments;      /* ... onwards, this many */
+  uint64_t examined;      /* the report of the run that wrote it: segment files, */
+  uint64_t records;       /* intact records kept, */
+  uint64_t damaged;       /* damaged regions, */
+  uint64_t torn;          /* torn tails, */
+  uint64_t bytes_lost;    /* and their bytes */
+  uint32_t meta_size;     /* bytes of the queue.meta image that follows */
+  uint32_t reserved;
+};
+_Static_assert(sizeof(struct shoal__fq_repair) == 80, "repair journal header size");
 
 // shoal__crc32c extends crc (0 to start) over len bytes of buf.  Thread-safe.
 uint32_t shoal__crc32c(uint32_t crc, const void *buf, size_t len);
@@ -165,5 +191,16 @@ uint64_t shoal__fq_find_record(const unsigned char *buf, uint64_t size, uint64_t
 // shoal__fq_meta_check validates a queue.meta image of len bytes.  Returns
 // 0, SHOAL_EVERSION or SHOAL_ECORRUPT.
 int shoal__fq_meta_check(const void *buf, size_t len);
+
+// shoal__fq_meta_encode returns a malloc'd queue.meta image of head (its
+// size field set here) and its head->n_inflight entries, CRC appended, with
+// its length in *len; NULL when out of memory.
+unsigned char *shoal__fq_meta_encode(const struct shoal__fq_meta *head,
+                                     const struct shoal__fq_meta_inflight *infl, size_t *len);
+
+// shoal__fq_repair_check validates a queue.repair image of len bytes, the
+// queue.meta image it holds included.  Returns 0, SHOAL_EVERSION or
+// SHOAL_ECORRUPT.
+int shoal__fq_repair_check(const void *buf, size_t len);
 
 #endif

@@ -162,17 +162,10 @@ int shoal__fq_new_segment(struct shoal__fileq *f, uint64_t seg, uint64_t first_s
 static int write_meta(int dfd, const struct shoal__fq_meta *head,
                       const struct shoal__fq_meta_inflight *infl, bool sync)
 {
-  size_t len = sizeof *head + head->n_inflight * sizeof *infl + 4;
-  unsigned char *buf = malloc(len);
+  size_t len;
+  unsigned char *buf = shoal__fq_meta_encode(head, infl, &len);
   if (!buf)
     return SHOAL_ENOMEM;
-  struct shoal__fq_meta m = *head;
-  m.size = (uint32_t)len;
-  memcpy(buf, &m, sizeof m);
-  if (m.n_inflight)
-    memcpy(buf + sizeof m, infl, m.n_inflight * sizeof *infl);
-  uint32_t crc = shoal__crc32c(0, buf, len - 4);
-  memcpy(buf + len - 4, &crc, 4);
   (void)shoal__plat_at_unlink(dfd, FQ_META_TMP);
   int fd;
   int rc = shoal__plat_at_open(dfd, FQ_META_TMP, SHOAL__PLAT_AT_EXCL, 0600, &fd, NULL);
@@ -268,7 +261,7 @@ struct dir_list {
   bool foreign;
 };
 
-static bool parse_seg_name(const char *name, uint64_t *seg)
+bool shoal__fq_seg_number(const char *name, const char *suffix, uint64_t *seg)
 {
   uint64_t v = 0;
   for (int i = 0; i < 16; i++) {
@@ -278,7 +271,7 @@ static bool parse_seg_name(const char *name, uint64_t *seg)
       return false;
     v = v << 4 | (uint64_t)d;
   }
-  if (strcmp(name + 16, ".seg") != 0)
+  if (strcmp(name + 16, suffix) != 0)
     return false;
   *seg = v;
   return true;
@@ -288,7 +281,7 @@ static int list_one(const char *name, void *arg)
 {
   struct dir_list *l = arg;
   uint64_t seg;
-  if (parse_seg_name(name, &seg)) {
+  if (shoal__fq_seg_number(name, ".seg", &seg)) {
     if (l->count == 0 || seg < l->min)
       l->min = seg;
     if (l->count == 0 || seg > l->max)
@@ -310,6 +303,17 @@ int shoal__fq_list(int dfd, uint64_t *min, uint64_t *max, uint64_t *count, bool 
   *count = l.count;
   *foreign = l.foreign;
   return rc;
+}
+
+int shoal__fq_repair_pending(int dfd)
+{
+  int fd;
+  int rc = shoal__plat_at_open(dfd, FQ_REPAIR_NAME, SHOAL__PLAT_AT_READ, 0, &fd, NULL);
+  if (rc == SHOAL_ENOENT)
+    return 0;
+  if (rc == 0)
+    shoal__plat_file_close(fd);
+  return rc ? rc : SHOAL_ECORRUPT;
 }
 
 /* ---- the control file ----------------------------------------------------------- */
@@ -637,6 +641,9 @@ int shoal_fileq_open(shoal_queue **out, const char *dir, const shoal_queue_opts 
   size_t meta_len = 0;
   struct fq_ctl *c = NULL;
   size_t csize = 0;
+  /* Under the lock: a repair running now holds it exclusively. */
+  if (rc == 0)
+    rc = shoal__fq_repair_pending(dfd);
   if (rc)
     goto fail;
   rc = read_meta(dfd, &meta_buf, &meta_len);
