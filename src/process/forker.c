@@ -28,7 +28,6 @@ struct request {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int owner;                /* pid of the process whose forker runs; 0: none */
 static struct request *pending;  /* the request waiting for the forker */
 
 static void *forker_main(void *arg)
@@ -61,7 +60,7 @@ int shoal__forker_launch(shoal_process *p, struct shoal__proc_status *st, int st
   struct request r = {.p = p, .st = st, .st_fd = st_fd};
   pthread_sigmask(SIG_BLOCK, NULL, &r.mask);
   pthread_mutex_lock(&mu);
-  if (owner != shoal__self.proc.pid) {
+  if (shoal__forker_owner != shoal__self.proc.pid) {
     pthread_attr_t attr;
     pthread_t t;
     pthread_attr_init(&attr);
@@ -72,7 +71,7 @@ int shoal__forker_launch(shoal_process *p, struct shoal__proc_status *st, int st
       pthread_mutex_unlock(&mu);
       return SHOAL_EAGAIN;
     }
-    owner = shoal__self.proc.pid;
+    shoal__forker_owner = shoal__self.proc.pid;
   }
   while (pending)
     pthread_cond_wait(&cv, &mu);
@@ -84,14 +83,12 @@ int shoal__forker_launch(shoal_process *p, struct shoal__proc_status *st, int st
   return r.pid;
 }
 
+int shoal__forker_owner;
+
 void shoal__forker_forget(void)
 {
-  /* Read first: a child of a process that never used the forker writes
-   * nothing (each page a fork child writes costs it a copy). */
-  if (!owner)
-    return;
   mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
   cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
-  owner = 0;
+  shoal__forker_owner = 0;
   pending = NULL;
 }

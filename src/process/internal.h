@@ -152,8 +152,13 @@ int shoal__process_launch(shoal_process *p, struct shoal__proc_status *st, int s
 // made), or those of shoal__process_launch.
 int shoal__forker_launch(shoal_process *p, struct shoal__proc_status *st, int st_fd);
 
-// shoal__forker_forget, in a fork child, drops the forker state inherited
-// from the parent (its thread is not in the child).
+// shoal__forker_owner is the pid of the process whose forker thread runs (0:
+// none yet).  shoal__forker_forget, in a fork child whose parent had one,
+// drops the forker state inherited from the parent (its thread is not in
+// the child).  The fork handler reads the pid first: a child of a process
+// that never used the forker runs no forker code and writes nothing there
+// (each page a fork child touches costs it a fault).
+extern int shoal__forker_owner;
 void shoal__forker_forget(void);
 
 // shoal__spawn_start starts p (method spawn, lock held, status block

@@ -71,7 +71,8 @@ static void fork_child(void)
   shoal__self.proc.pid = getpid();
   shoal__self.proc.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
   shoal__self.parent.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-  shoal__forker_forget();
+  if (shoal__forker_owner)
+    shoal__forker_forget();
 }
 
 static void register_fork_handlers(void)
