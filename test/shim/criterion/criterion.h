@@ -38,6 +38,11 @@ __attribute__((noreturn, format(printf, 4, 5))) void shim_fail(const char *file,
 #define cr_assert_eq(a, b, ...) cr_assert((a) == (b), ##__VA_ARGS__)
 #define cr_assert_neq(a, b, ...) cr_assert((a) != (b), ##__VA_ARGS__)
 #define cr_assert_not_null(a, ...) cr_assert((a) != NULL, ##__VA_ARGS__)
+#define cr_assert_null(a, ...) cr_assert((a) == NULL, ##__VA_ARGS__)
+#define cr_assert_lt(a, b, ...) cr_assert((a) < (b), ##__VA_ARGS__)
+#define cr_assert_leq(a, b, ...) cr_assert((a) <= (b), ##__VA_ARGS__)
+#define cr_assert_gt(a, b, ...) cr_assert((a) > (b), ##__VA_ARGS__)
+#define cr_assert_geq(a, b, ...) cr_assert((a) >= (b), ##__VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, ##__VA_ARGS__)
 #define cr_assert_str_neq(a, b, ...) cr_assert(strcmp((a), (b)) != 0, ##__VA_ARGS__)
 
