@@ -9,6 +9,7 @@
 //   shoal-fileq put DIR MSG...   put each MSG (durability: always)
 //   shoal-fileq get DIR [N]      take up to N messages (default 1) and print them
 // Exit status 2 on a usage error or when DIR is not a queue.
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,12 @@ int main(int argc, char **argv)
     if (rc && rc != SHOAL_ECORRUPT)
       return fail(dir, rc);
     print_report(&rep);
-    printf("%s\n", rc ? "DAMAGED: run shoal-fileq repair" : !strcmp(cmd, "check") ? "intact" : "repaired");
+    bool check = !strcmp(cmd, "check");
+    /* A repair that finds damage it cannot work around (queue.meta or its own
+     * journal) says so, rather than send the user to run it again. */
+    printf("%s\n", !rc   ? (check ? "intact" : "repaired")
+                   : check ? "DAMAGED: run shoal-fileq repair"
+                           : "NOT REPAIRED: queue.meta or the repair journal queue.repair is damaged");
     return rc ? 1 : 0;
   }
   if (!strcmp(cmd, "dead")) {
