@@ -429,6 +429,59 @@ SH_TEST(fileq, a_durable_sync_covers_segments_sealed_without_one)
   shoal_queue_close(q);
 }
 
+/* A sync reads w_seg, fsyncs the sealed segments below it, then the one it
+ * read; meanwhile other producers may seal that one and a consumer may
+ * consume and delete it.  Its records are then consumed: the put is done,
+ * not failed. */
+static _Atomic int race_stop;
+
+static void *race_none_producer(void *arg)
+{
+  (void)arg;
+  unsigned char buf[256];
+  size_t n = fq_build(buf, 1, 200);
+  while (!atomic_load(&race_stop))
+    if (shoal_queue_put(q, buf, n, SHOAL_SEC(5)) != 0)
+      break;
+  return NULL;
+}
+
+static void *race_consumer(void *arg)
+{
+  (void)arg;
+  unsigned char buf[4096];
+  while (!atomic_load(&race_stop)) {
+    size_t len = sizeof buf;
+    (void)shoal_queue_get(q, buf, &len, SHOAL_MSEC(10));
+  }
+  return NULL;
+}
+
+SH_TEST(fileq, a_sync_whose_segment_is_consumed_meanwhile_succeeds)
+{
+  fq_scratch();
+  open_q(NULL, &small_none);
+  shoal_queue *durable;
+  SH_ASSERT_OK(shoal_fileq_open(&durable, fq_path("q"), NULL,
+                                &(shoal_fileq_opts){.durability = SHOAL_FILEQ_ALWAYS}, NULL));
+  atomic_store(&race_stop, 0);
+  pthread_t prod, cons;
+  cr_assert(pthread_create(&prod, NULL, race_none_producer, NULL) == 0);
+  cr_assert(pthread_create(&cons, NULL, race_consumer, NULL) == 0);
+  unsigned char buf[256];
+  size_t n = fq_build(buf, 2, 200);
+  int rc = 0;
+  uint64_t t0 = sh_now();
+  while (rc == 0 && sh_now() - t0 < SHOAL_SEC(6))
+    rc = shoal_queue_put(durable, buf, n, SHOAL_SEC(5));
+  atomic_store(&race_stop, 1);
+  pthread_join(prod, NULL);
+  pthread_join(cons, NULL);
+  shoal_queue_close(durable);
+  shoal_queue_close(q);
+  cr_assert_eq(rc, 0, "a durable put failed: %s", shoal_err_name(rc));
+}
+
 /* ---- bad input ------------------------------------------------------------------------- */
 
 static int open_as_nobody(void *arg)

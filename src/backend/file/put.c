@@ -178,29 +178,20 @@ static int rollover(struct shoal__fileq *f, uint64_t seq)
 
 /* ---- durability --------------------------------------------------------------------- */
 
-/* fsyncs the segment being written and raises synced_seq to what was
- * published before: records in older segments were fsynced when their
- * segment was sealed.  Any number of processes may run this at once (the
+/* fsyncs the sealed segments not yet on disk and the segment being
+ * written, and raises synced_seq to what was published before.  Any number of processes may run this at once (the
  * kernel folds concurrent fsyncs of a file into one journal commit). */
 static int sync_now(struct shoal__fileq *f)
 {
   struct fq_ctl *c = f->c;
   uint64_t target = atomic_load(&c->next_seq);
   uint64_t seg = atomic_load(&c->w_seg);
-  /* Records below target lie in seg and below: the sealed segments first. */
+  /* Records below target lie in seg and below: the sealed segments first.
+   * seg itself may be sealed, consumed and deleted while they are synced
+   * (only segments below the cursor go): its records need nothing then. */
   int rc = sync_sealed(f, seg);
-  if (rc)
-    return rc;
-  char name[FQ_SEG_NAME_LEN];
-  fq_seg_name(name, seg);
-  int fd;
-  rc = shoal__plat_at_open(f->dfd, name, SHOAL__PLAT_AT_WRITE, 0, &fd, NULL);
-  if (rc == SHOAL_ENOENT)
-    return SHOAL_EIO; /* cannot be: the segment being written is never deleted */
-  if (rc)
-    return rc;
-  rc = shoal__plat_fd_sync(fd);
-  shoal__plat_file_close(fd);
+  if (rc == 0)
+    rc = sync_segment(f, seg);
   if (rc)
     return rc;
   atomic_fetch_add(&c->syncs, 1);
