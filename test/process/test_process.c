@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "support.h"
 
@@ -876,5 +877,42 @@ SH_TEST(process, stdout_is_written_once_and_in_order)
     got += (size_t)n;
   close(pfd[0]);
   cr_assert_str_eq(out, "parent-child-end");
+  shoal_process_destroy(p);
+}
+
+static int print_wide(void *args, size_t len)
+{
+  (void)args;
+  (void)len;
+  wprintf(L"wide-child");
+  return 0;
+}
+
+/* A wide-oriented stdout holds its output in its wide buffer, not in the
+ * byte buffer: the child flushes that too when its target returns. */
+SH_TEST(process, wide_stdout_of_a_child_is_flushed)
+{
+  int pfd[2];
+  cr_assert(pipe(pfd) == 0);
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  dup2(pfd[1], STDOUT_FILENO);
+  static char buf[BUFSIZ];
+  setvbuf(stdout, buf, _IOFBF, sizeof buf);
+  shoal_process *p;
+  SH_ASSERT_OK(shoal_process_create(&p, print_wide, NULL, 0, NULL));
+  SH_ASSERT_OK(shoal_process_start(p));
+  SH_ASSERT_OK(shoal_process_join(p, SHOAL_SEC(10)));
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  close(pfd[1]);
+  char out[64] = {0};
+  size_t got = 0;
+  ssize_t n;
+  while (got < sizeof out - 1 && (n = read(pfd[0], out + got, sizeof out - 1 - got)) > 0)
+    got += (size_t)n;
+  close(pfd[0]);
+  cr_assert_str_eq(out, "wide-child");
   shoal_process_destroy(p);
 }

@@ -135,11 +135,13 @@ int shoal__plat_gettid(void)
 }
 
 /* Whether f holds output not yet written.  glibc's FILE is a public struct,
- * so this is two loads instead of a call to __fpending. */
+ * so this is two loads instead of a call to __fpending; a wide-oriented
+ * stream (_mode > 0: wprintf) keeps its output in its wide buffer, which
+ * only __fpending looks at. */
 static bool output_pending(FILE *f)
 {
 #ifdef __GLIBC__
-  return f->_IO_write_ptr > f->_IO_write_base;
+  return f->_mode > 0 ? __fpending(f) > 0 : f->_IO_write_ptr > f->_IO_write_base;
 #else
   return __fpending(f) > 0;
 #endif
