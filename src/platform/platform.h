@@ -217,6 +217,11 @@ int shoal__plat_proc_wait(int fd, uint64_t deadline);
 // by someone else, or SIGCHLD ignored).
 int shoal__plat_proc_reap(int fd, int pid, struct shoal__plat_exit *out);
 
+// shoal__plat_proc_is_child tells whether the process behind handle fd is
+// a child of the caller not yet reaped (not a stranger that took the pid of
+// one reaped by someone else).
+bool shoal__plat_proc_is_child(int fd);
+
 // shoal__plat_proc_wait_pid waits, without a deadline, until child pid has
 // ended, leaving it to be reaped.  Returns 0, or SHOAL_ENOENT when pid is no
 // child of ours (any more).  For a child nobody else reaps, this needs no

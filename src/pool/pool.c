@@ -186,6 +186,16 @@ static int start_worker(shoal_pool *pool, int i)
     }
     w->pid = shoal_process_pid(w->proc);
     w->sentinel = shoal_process_sentinel(w->proc);
+    if (w->sentinel < 0) {
+      /* A worker whose death nobody could see would hang its task: the
+       * start fails instead (the pidfd is opened here, on first need). */
+      rc = w->sentinel;
+      shoal_process_kill(w->proc);
+      shoal_process_join(w->proc, SHOAL_FOREVER);
+      shoal_process_destroy(w->proc);
+      w->proc = NULL;
+      return rc;
+    }
   }
   w->live = true;
   pool->live++;

@@ -245,6 +245,14 @@ static int open_handle_locked(shoal_process *p)
   if (p->phase != P_STARTED)
     return shoal__plat_ready_fd(&p->fd);
   int rc = shoal__plat_proc_open(p->pid, &p->fd);
+  if (rc == 0 && !shoal__plat_proc_is_child(p->fd)) {
+    /* Reaped behind our back (a handler installed after start, a
+     * waitpid(-1)) and the pid taken by some other process since: that
+     * process is not ours to wait for or signal. */
+    close(p->fd);
+    p->fd = -1;
+    rc = SHOAL_ENOENT;
+  }
   if (rc == SHOAL_ENOENT && (rc = shoal__plat_ready_fd(&p->fd)) == 0)
     record_end_locked(p, NULL); /* reaped by someone else already */
   return rc;

@@ -916,3 +916,90 @@ SH_TEST(process, wide_stdout_of_a_child_is_flushed)
   cr_assert_str_eq(out, "wide-child");
   shoal_process_destroy(p);
 }
+
+/* Makes the next pid of this pid namespace `pid`, then forks a process that
+ * is not our child (a grandchild, whose parent *mid stays alive so that it
+ * is not handed to us, a subreaper) and returns its pid: 0 when the kernel
+ * gave another pid (something else forked meanwhile) or ns_last_pid cannot
+ * be written here. */
+static pid_t stranger_with_pid(pid_t pid, pid_t *mid)
+{
+  int fds[2];
+  cr_assert(pipe(fds) == 0);
+  *mid = fork();
+  if (*mid == 0) {
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+    pid_t got = 0;
+    if (f && fprintf(f, "%d", (int)pid - 1) > 0 && fclose(f) == 0) {
+      got = fork();
+      if (got == 0) {
+        sleep(20);
+        _exit(0);
+      }
+    }
+    if (write(fds[1], &got, sizeof got) != (ssize_t)sizeof got)
+      _exit(1);
+    sleep(20);
+    _exit(0);
+  }
+  pid_t got = 0;
+  cr_assert(read(fds[0], &got, sizeof got) == (ssize_t)sizeof got);
+  close(fds[0]);
+  close(fds[1]);
+  if (got != pid) {
+    kill(*mid, SIGKILL); /* its child, if any, goes with it at once below */
+    sh_wait(*mid, 5000);
+    if (got > 0)
+      kill(got, SIGKILL);
+    got = 0;
+  }
+  return got;
+}
+
+/* Whether pid runs (not a zombie). */
+static bool running(pid_t pid)
+{
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return false;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *paren = strrchr(buf, ')');
+  return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* The program reaps a shoal child itself (waitpid on its pid) and its pid is
+ * reused by a process that is none of ours: the handle's first signal must
+ * not reach that process. */
+SH_TEST(process, a_reused_pid_is_not_signalled)
+{
+  shoal_process *p;
+  int code;
+  SH_ASSERT_OK(shoal_process_create(&p, exit_seven, NULL, 0, NULL));
+  SH_ASSERT_RC(shoal_process_set_reporting(0), 1);
+  SH_ASSERT_OK(shoal_process_start(p));
+  pid_t pid = shoal_process_pid(p);
+  int st;
+  cr_assert_eq(waitpid(pid, &st, 0), pid); /* taken from shoal */
+  pid_t stranger = 0, mid = 0;
+  for (int i = 0; i < 20 && !stranger; i++)
+    stranger = stranger_with_pid(pid, &mid);
+  if (!stranger) {
+    shoal_process_destroy(p);
+    cr_skip_test("cannot choose the next pid here");
+  }
+  SH_ASSERT_OK(shoal_process_terminate(p));
+  usleep(100000);
+  cr_assert(running(stranger), "the stranger that took the pid was signalled");
+  SH_ASSERT_OK(shoal_process_join(p, SHOAL_SEC(5)));
+  SH_ASSERT_RC(shoal_process_exitcode(p, &code), 1);
+  cr_assert_eq(code, 7, "the exit code comes from the child's own record (got %d)", code);
+  kill(stranger, SIGKILL);
+  kill(mid, SIGKILL);
+  sh_wait(mid, 5000);
+  SH_ASSERT_RC(shoal_process_set_reporting(1), 0);
+  shoal_process_destroy(p);
+}

@@ -86,6 +86,16 @@ int shoal__plat_proc_reap(int fd, int pid, struct shoal__plat_exit *out)
   return 1;
 }
 
+bool shoal__plat_proc_is_child(int fd)
+{
+  siginfo_t si;
+  int rc;
+  do
+    rc = waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | WNOWAIT);
+  while (rc != 0 && errno == EINTR);
+  return rc == 0; /* ECHILD: not ours */
+}
+
 int shoal__plat_proc_wait_pid(int pid)
 {
   siginfo_t si;
