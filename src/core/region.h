@@ -20,7 +20,10 @@
 #include "shoal/common.h"
 
 #define SHOAL__REGION_MAGIC UINT64_C(0x4e4f494745524c53) /* "SLREGION" little-endian */
-#define SHOAL__LAYOUT_VERSION 1
+/* Raised whenever the layout of any region changes, so that a process of
+ * another build never reads one with the wrong offsets (2: the file queue's
+ * control file gained synced_seg). */
+#define SHOAL__LAYOUT_VERSION 2
 
 /* Object types.  Values are part of the layout: never renumber. */
 enum shoal__type {

@@ -34,8 +34,9 @@
 //    (that fsync would stall its puts for the whole segment's writeback),
 //    so a sync first fsyncs the sealed segments from synced_seg up, then the
 //    segment being written: together they cover every record published
-//    before it began.  Batch leaders hold sync_lock; `always` puts sync
-//    without it.
+//    before it began.  Group commit: the put that leads a sync holds
+//    sync_lock; a batch put whose batch closed while a sync runs syncs
+//    beside it without the lock.
 //  - Waiting: as in the shared-memory queue, a sleeper raises a waiter
 //    count, reads the state, sleeps on a sequence word; the changer bumps the
 //    word and wakes when the count is nonzero.

@@ -123,7 +123,9 @@ static int sync_segment(struct shoal__fileq *f, uint64_t seg)
 static int sync_sealed(struct shoal__fileq *f, uint64_t upto)
 {
   struct fq_ctl *c = f->c;
-  for (uint64_t s = atomic_load(&c->synced_seg); s < upto; s++) {
+  /* Segments below first_seg were consumed and deleted: nothing to sync. */
+  uint64_t from = atomic_load(&c->synced_seg), first = atomic_load(&c->first_seg);
+  for (uint64_t s = from > first ? from : first; s < upto; s++) {
     int rc = sync_segment(f, s);
     if (rc)
       return rc;

@@ -281,6 +281,17 @@ static int remove_new_segment(const char *name, void *arg)
   return rc == SHOAL_ENOENT ? 0 : rc;
 }
 
+/* Whether the journal of a repair may be in place (its commit point
+ * passed): only a definite "no such file" says it is not. */
+static bool journal_in_place(int dfd)
+{
+  int fd;
+  int rc = shoal__plat_at_open(dfd, FQ_REPAIR_NAME, SHOAL__PLAT_AT_READ, 0, &fd, NULL);
+  if (rc == 0)
+    shoal__plat_file_close(fd);
+  return rc != SHOAL_ENOENT;
+}
+
 struct renumber {
   uint64_t next;       /* seq the next kept record gets */
   uint64_t old_cursor; /* the checkpoint's cursor, in the originals' numbering */
@@ -462,7 +473,10 @@ static int plan(struct repair *rp, const unsigned char *meta_image, unsigned cha
       }
     }
   }
-  if (rc)
+  /* A plan that failed before its commit point takes its new segments
+   * away; after it (the journal renamed into place, its directory fsync
+   * failed) they are the journal's and the next run installs them. */
+  if (rc && !journal_in_place(rp->dfd))
     (void)shoal__plat_dir_scan(rp->dfd, remove_new_segment, rp);
   free(meta_new);
   free(infl);
