@@ -13,6 +13,7 @@
 // shoal__forker_forget clears what it inherited and the next request
 // starts a new one.
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include "process/internal.h"
@@ -21,7 +22,12 @@ struct request {
   shoal_process *p;
   struct shoal__proc_status *st;
   int st_fd;
-  sigset_t mask; /* the requesting thread's: the child inherits it */
+  /* What a fork child inherits from the thread that forks it, taken from
+   * the requesting thread: its signal mask, its CPU affinity, its Thread. */
+  sigset_t mask;
+  cpu_set_t cpus;
+  bool have_cpus;
+  shoal_thread *thread;
   int pid;       /* the result: a pid or a SHOAL_E* code */
   bool done;
 };
@@ -46,7 +52,11 @@ static void *forker_main(void *arg)
     pending = NULL;
     pthread_mutex_unlock(&mu);
     pthread_sigmask(SIG_SETMASK, &r->mask, NULL);
+    if (r->have_cpus)
+      pthread_setaffinity_np(pthread_self(), sizeof r->cpus, &r->cpus);
+    shoal_thread *own = shoal__thread_borrow(r->thread);
     r->pid = shoal__process_launch(r->p, r->st, r->st_fd);
+    shoal__thread_give_back(own);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
     pthread_mutex_lock(&mu);
     r->done = true;
@@ -57,8 +67,9 @@ static void *forker_main(void *arg)
 
 int shoal__forker_launch(shoal_process *p, struct shoal__proc_status *st, int st_fd)
 {
-  struct request r = {.p = p, .st = st, .st_fd = st_fd};
+  struct request r = {.p = p, .st = st, .st_fd = st_fd, .thread = shoal__thread_known_current()};
   pthread_sigmask(SIG_BLOCK, NULL, &r.mask);
+  r.have_cpus = pthread_getaffinity_np(pthread_self(), sizeof r.cpus, &r.cpus) == 0;
   pthread_mutex_lock(&mu);
   if (shoal__forker_owner != shoal__self.proc.pid) {
     pthread_attr_t attr;

@@ -106,6 +106,16 @@ void shoal__self_init(void);
 void shoal__process_init(void);
 void shoal__thread_init(void);
 
+// shoal__thread_known_current returns the calling thread's Thread if shoal
+// knows it (NULL otherwise: none is made).  shoal__thread_borrow makes t the
+// calling thread's Thread and returns its own, which
+// shoal__thread_give_back restores: the forker wears its requester's, so
+// that a child it forks has the same current and main thread as one forked
+// by the requester itself.
+shoal_thread *shoal__thread_known_current(void);
+shoal_thread *shoal__thread_borrow(shoal_thread *t);
+void shoal__thread_give_back(shoal_thread *own);
+
 // shoal__self_become_child makes the calling process (just forked, or a
 // spawn child) the shoal child that st describes, whose parent is parent_pid.
 void shoal__self_become_child(struct shoal__proc_status *st, int parent_pid);

@@ -43,6 +43,8 @@ static _Atomic unsigned thread_counter, dummy_counter;
 static shoal_thread main_obj;
 static shoal_thread *main_ptr;
 static _Thread_local shoal_thread *current;
+/* current is another thread's Thread, worn by the forker (forker.c) */
+static _Thread_local bool borrowed;
 static pthread_key_t dummy_key;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -120,6 +122,12 @@ static void fork_child(void)
   /* Only the forking thread exists here; it is the child's main thread.  It
    * took reg_mu in fork_prepare, so the registry is consistent. */
   shoal_thread *me = current;
+  /* A thread shoal knows keeps its ident (fork gives the child the forking
+   * thread's pthread_t), unless the forker forked wearing it.  Its tid is
+   * new. */
+  bool new_ident = !me || borrowed;
+  if (borrowed)
+    borrowed = false;
   for (shoal_thread *t = reg_head; t; t = t->next)
     if (t != me)
       atomic_store(&t->phase, TP_ENDED);
@@ -129,11 +137,10 @@ static void fork_child(void)
     /* A thread shoal never saw: it becomes the main thread. */
     me = &main_obj;
     atomic_store(&me->phase, TP_RUNNING);
-    atomic_store(&me->ident, (uint64_t)pthread_self());
     current = me;
   }
-  /* A thread shoal knows keeps its ident: fork gives the child the forking
-   * thread's pthread_t.  Its tid is new. */
+  if (new_ident)
+    atomic_store(&me->ident, (uint64_t)pthread_self());
   atomic_store(&me->tid, (int)getpid());
   me->daemon = 0;
   main_ptr = me;
@@ -334,6 +341,25 @@ int shoal_thread_set_daemon(shoal_thread *t, int daemon)
     return SHOAL_EBUSY;
   t->daemon = daemon != 0;
   return 0;
+}
+
+shoal_thread *shoal__thread_borrow(shoal_thread *t)
+{
+  shoal_thread *was = current;
+  current = t;
+  borrowed = true;
+  return was;
+}
+
+void shoal__thread_give_back(shoal_thread *own)
+{
+  current = own;
+  borrowed = false;
+}
+
+shoal_thread *shoal__thread_known_current(void)
+{
+  return current;
 }
 
 shoal_thread *shoal_current_thread(void)

@@ -1003,3 +1003,70 @@ SH_TEST(process, a_reused_pid_is_not_signalled)
   SH_ASSERT_RC(shoal_process_set_reporting(1), 0);
   shoal_process_destroy(p);
 }
+
+/* What a child sees of the thread that started it. */
+struct inherited {
+  char name[64];
+  int ident_ok; /* its current Thread's ident is its pthread_self() */
+  int cpus;     /* CPUs in its affinity mask */
+};
+
+static int report_inherited(void *args, size_t len)
+{
+  (void)len;
+  struct inherited *out = *(struct inherited **)args;
+  shoal_thread *me = shoal_current_thread();
+  snprintf(out->name, sizeof out->name, "%s", shoal_thread_name(me));
+  out->ident_ok = shoal_thread_ident(me) == (uint64_t)pthread_self();
+  cpu_set_t set;
+  out->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
+  return 0;
+}
+
+struct starter {
+  struct inherited *seen; /* [0]: non-daemon child, [1]: daemon child */
+};
+
+static void start_both_kinds(void *arg)
+{
+  struct starter *s = arg;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  for (int daemon = 0; daemon < 2; daemon++) {
+    shoal_process *p;
+    struct inherited *out = &s->seen[daemon];
+    if (shoal_process_create(&p, report_inherited, &out, sizeof out, NULL) ||
+        shoal_process_set_daemon(p, daemon) || shoal_process_start(p) ||
+        shoal_process_join(p, SHOAL_SEC(10)))
+      s->seen[daemon].cpus = -2;
+    shoal_process_destroy(p);
+  }
+}
+
+/* A daemon child started from a thread is forked by the forker thread, but
+ * sees what a non-daemon child started there sees: the starting thread as
+ * its current (and main) Thread, with a correct ident, and that thread's
+ * CPU affinity. */
+SH_TEST(process, a_daemon_child_inherits_from_the_thread_that_starts_it)
+{
+  struct inherited *seen = mmap(NULL, 2 * sizeof *seen, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  cr_assert(seen != MAP_FAILED);
+  memset(seen, 0, 2 * sizeof *seen);
+  struct starter s = {seen};
+  shoal_thread *t;
+  SH_ASSERT_OK(shoal_thread_create(&t, start_both_kinds, &s,
+                                   &(shoal_thread_opts){.name = "starter"}));
+  SH_ASSERT_OK(shoal_thread_start(t));
+  SH_ASSERT_OK(shoal_thread_join(t, SHOAL_SEC(20)));
+  shoal_thread_destroy(t);
+  for (int daemon = 0; daemon < 2; daemon++) {
+    cr_assert_str_eq(seen[daemon].name, "starter", "daemon=%d: current thread %s", daemon,
+                     seen[daemon].name);
+    cr_assert(seen[daemon].ident_ok, "daemon=%d: wrong ident", daemon);
+    cr_assert_eq(seen[daemon].cpus, 1, "daemon=%d: %d CPUs", daemon, seen[daemon].cpus);
+  }
+  munmap(seen, 2 * sizeof *seen);
+}
