@@ -44,6 +44,19 @@ void shim_fail(const char *file, int line, const char *expr, const char *fmt, ..
   _exit(1);
 }
 
+void shim_skip(const char *fmt, ...)
+{
+  va_list ap;
+  fprintf(stderr, "[SKIP] %s::%s: ", current ? current->suite : "?", current ? current->name : "?");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n");
+  if (current && current->o.fini)
+    current->o.fini();
+  _exit(0);
+}
+
 static double now(void)
 {
   struct timespec ts;
