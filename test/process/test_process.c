@@ -847,35 +847,55 @@ static int print_without_newline(void *args, size_t len)
   return 0;
 }
 
+/* Sends stdout, fully buffered, into a pipe; returns what to give
+ * stdout_back. */
+struct captured_stdout {
+  int pipe[2];
+  int saved;
+};
+
+static struct captured_stdout stdout_to_pipe(void)
+{
+  static char buf[BUFSIZ];
+  struct captured_stdout c;
+  cr_assert(pipe(c.pipe) == 0);
+  fflush(stdout);
+  c.saved = dup(STDOUT_FILENO);
+  dup2(c.pipe[1], STDOUT_FILENO);
+  setvbuf(stdout, buf, _IOFBF, sizeof buf);
+  return c;
+}
+
+/* Gives stdout back and reads what went into the pipe into out. */
+static void stdout_back(struct captured_stdout c, char *out, size_t cap)
+{
+  fflush(stdout);
+  dup2(c.saved, STDOUT_FILENO);
+  close(c.saved);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  close(c.pipe[1]);
+  size_t got = 0;
+  ssize_t n;
+  while (got < cap - 1 && (n = read(c.pipe[0], out + got, cap - 1 - got)) > 0)
+    got += (size_t)n;
+  out[got] = '\0';
+  close(c.pipe[0]);
+}
+
 /* Output buffered before start is written once, by the parent, and before
  * the child's; what the child leaves in stdout's buffer is flushed when its
  * target returns. */
 SH_TEST(process, stdout_is_written_once_and_in_order)
 {
-  int pfd[2];
-  cr_assert(pipe(pfd) == 0);
-  fflush(stdout);
-  int saved = dup(STDOUT_FILENO);
-  dup2(pfd[1], STDOUT_FILENO);
-  static char buf[BUFSIZ];
-  setvbuf(stdout, buf, _IOFBF, sizeof buf);
+  struct captured_stdout c = stdout_to_pipe();
   printf("parent-");
   shoal_process *p;
   SH_ASSERT_OK(shoal_process_create(&p, print_without_newline, NULL, 0, NULL));
   SH_ASSERT_OK(shoal_process_start(p));
   SH_ASSERT_OK(shoal_process_join(p, SHOAL_SEC(10)));
   printf("-end");
-  fflush(stdout);
-  dup2(saved, STDOUT_FILENO);
-  close(saved);
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  close(pfd[1]);
-  char out[64] = {0};
-  size_t got = 0;
-  ssize_t n;
-  while (got < sizeof out - 1 && (n = read(pfd[0], out + got, sizeof out - 1 - got)) > 0)
-    got += (size_t)n;
-  close(pfd[0]);
+  char out[64];
+  stdout_back(c, out, sizeof out);
   cr_assert_str_eq(out, "parent-child-end");
   shoal_process_destroy(p);
 }
@@ -892,27 +912,13 @@ static int print_wide(void *args, size_t len)
  * byte buffer: the child flushes that too when its target returns. */
 SH_TEST(process, wide_stdout_of_a_child_is_flushed)
 {
-  int pfd[2];
-  cr_assert(pipe(pfd) == 0);
-  fflush(stdout);
-  int saved = dup(STDOUT_FILENO);
-  dup2(pfd[1], STDOUT_FILENO);
-  static char buf[BUFSIZ];
-  setvbuf(stdout, buf, _IOFBF, sizeof buf);
+  struct captured_stdout c = stdout_to_pipe();
   shoal_process *p;
   SH_ASSERT_OK(shoal_process_create(&p, print_wide, NULL, 0, NULL));
   SH_ASSERT_OK(shoal_process_start(p));
   SH_ASSERT_OK(shoal_process_join(p, SHOAL_SEC(10)));
-  dup2(saved, STDOUT_FILENO);
-  close(saved);
-  setvbuf(stdout, NULL, _IOLBF, 0);
-  close(pfd[1]);
-  char out[64] = {0};
-  size_t got = 0;
-  ssize_t n;
-  while (got < sizeof out - 1 && (n = read(pfd[0], out + got, sizeof out - 1 - got)) > 0)
-    got += (size_t)n;
-  close(pfd[0]);
+  char out[64];
+  stdout_back(c, out, sizeof out);
   cr_assert_str_eq(out, "wide-child");
   shoal_process_destroy(p);
 }

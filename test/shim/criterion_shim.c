@@ -31,17 +31,23 @@ void shim_register(const char *suite, const char *name, void (*fn)(void), struct
   tests[n_tests++] = (struct shim_test){suite, name, fn, o};
 }
 
+/* Prints fmt's message after a head line, runs the test's fini and ends
+ * the test process with code. */
+__attribute__((noreturn)) static void end_test(int code, const char *fmt, va_list ap)
+{
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  if (current && current->o.fini)
+    current->o.fini();
+  _exit(code);
+}
+
 void shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 {
   va_list ap;
   fprintf(stderr, "%s:%d: assertion failed: %s\n  ", file, line, expr);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\n");
-  if (current && current->o.fini)
-    current->o.fini();
-  _exit(1);
+  end_test(1, fmt, ap);
 }
 
 void shim_skip(const char *fmt, ...)
@@ -49,12 +55,7 @@ void shim_skip(const char *fmt, ...)
   va_list ap;
   fprintf(stderr, "[SKIP] %s::%s: ", current ? current->suite : "?", current ? current->name : "?");
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\n");
-  if (current && current->o.fini)
-    current->o.fini();
-  _exit(0);
+  end_test(0, fmt, ap);
 }
 
 static double now(void)
