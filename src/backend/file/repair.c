@@ -149,6 +149,9 @@ int shoal_fileq_check(const char *dir, shoal_fileq_report *rep)
   if (rc == 0)
     rc = shoal__fq_list(o.dfd, &min, &max, &count, &foreign);
   bad |= count && count != max - min + 1;
+  /* As open reads it: a blank last file is one a producer died creating,
+   * and the segment before it may then be unsealed. */
+  bool blank_top = rc == 0 && count && shoal__fq_segment_blank(o.dfd, max);
   for (uint64_t s = min; rc == 0 && count && s <= max; s++) {
     char name[FQ_SEG_NAME_LEN];
     fq_seg_name(name, s);
@@ -178,9 +181,11 @@ int shoal_fileq_check(const char *dir, shoal_fileq_report *rep)
     r.damaged += w.damaged;
     r.torn += w.torn;
     r.bytes_lost += w.bytes_lost;
-    /* Damage: a bad header, a region with records after it, or a tail cut
-     * in a segment that is not the last. */
-    bad |= hrc != 0 || w.damaged || (s != max && (w.torn || !w.sealed));
+    /* Damage: a bad header (but for a blank last file), a region with
+     * records after it, or a tail cut in a segment that is not the last
+     * holding records. */
+    bool last = s == max || (blank_top && s + 1 == max);
+    bad |= (hrc != 0 && !(s == max && blank_top)) || w.damaged || (!last && (w.torn || !w.sealed));
   }
   if (rep)
     *rep = r;
