@@ -218,6 +218,22 @@ SH_TEST(fileq_recovery, a_crash_in_a_rollover_opens)
   }
 }
 
+SH_TEST(fileq_recovery, a_damaged_meta_is_reported_with_an_empty_report)
+{
+  /* shoal-fileq prints the report of a check or repair that returned
+   * SHOAL_ECORRUPT: it must be filled then too. */
+  fq_scratch();
+  make_queue(10, 100);
+  poke("q/queue.meta", 30, "\x55", 1);
+  shoal_fileq_report rep;
+  memset(&rep, 0xa5, sizeof rep);
+  SH_ASSERT_ERR(shoal_fileq_check(fq_path("q"), &rep), SHOAL_ECORRUPT);
+  cr_assert(rep.segments == 0 && rep.records == 0 && rep.bytes_lost == 0);
+  memset(&rep, 0xa5, sizeof rep);
+  SH_ASSERT_ERR(shoal_fileq_repair(fq_path("q"), &rep), SHOAL_ECORRUPT);
+  cr_assert(rep.segments == 0 && rep.records == 0 && rep.bytes_lost == 0);
+}
+
 /* ---- byte flipping ----------------------------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;

@@ -133,6 +133,10 @@ static void close_dir(struct opened *o)
 
 int shoal_fileq_check(const char *dir, shoal_fileq_report *rep)
 {
+  /* Filled whatever the result: SHOAL_ECORRUPT from a damaged queue.meta
+   * reports nothing examined (shoal-fileq prints the report either way). */
+  if (rep)
+    memset(rep, 0, sizeof *rep);
   struct opened o = {-1, NULL, 0};
   int rc = open_dir(dir, false, &o);
   if (rc)
@@ -567,6 +571,8 @@ static int switch_over(struct repair *rp, const unsigned char *journal)
 
 int shoal_fileq_repair(const char *dir, shoal_fileq_report *rep)
 {
+  if (rep)
+    memset(rep, 0, sizeof *rep); /* as check: filled whatever the result */
   struct opened o = {-1, NULL, 0};
   int rc = open_dir(dir, true, &o);
   if (rc)
@@ -585,7 +591,6 @@ int shoal_fileq_repair(const char *dir, shoal_fileq_report *rep)
   if (rc == 0 && rep) {
     struct shoal__fq_repair j;
     memcpy(&j, journal, sizeof j);
-    memset(rep, 0, sizeof *rep);
     rep->segments = j.examined;
     rep->records = j.records;
     rep->damaged = j.damaged;
