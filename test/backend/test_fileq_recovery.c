@@ -160,6 +160,80 @@ SH_TEST(fileq_recovery, a_segment_missing_in_the_middle_is_refused)
   shoal_queue_close(q);
 }
 
+SH_TEST(fileq_recovery, a_last_segment_with_a_bad_header_is_refused_not_emptied)
+{
+  /* Its only segment: every message is in it. */
+  fq_scratch();
+  make_queue(10, 100);
+  unsigned char b = 0x7f;
+  poke("q/0000000000000000.seg", 20, &b, 1); /* the segment number */
+  fake_reboot();
+  SH_ASSERT_ERR(shoal_fileq_open(&q, fq_path("q"), NULL, NULL, NULL), SHOAL_ECORRUPT);
+  SH_ASSERT_ERR(shoal_fileq_check(fq_path("q"), NULL), SHOAL_ECORRUPT);
+  shoal_fileq_report rep;
+  SH_ASSERT_OK(shoal_fileq_repair(fq_path("q"), &rep));
+  cr_assert_eq(rep.records, 10);
+  SH_ASSERT_OK(shoal_fileq_open(&q, fq_path("q"), NULL, NULL, NULL));
+  long last;
+  SH_ASSERT_RC(drain(&last), 10);
+  shoal_queue_close(q);
+
+  /* The last of four. */
+  fq_rm_rf(fq_path("q"));
+  make_queue(100, 2000);
+  poke("q/0000000000000003.seg", 20, &b, 1);
+  fake_reboot();
+  SH_ASSERT_ERR(shoal_fileq_open(&q, fq_path("q"), NULL, NULL, NULL), SHOAL_ECORRUPT);
+  SH_ASSERT_OK(shoal_fileq_repair(fq_path("q"), &rep));
+  SH_ASSERT_OK(shoal_fileq_open(&q, fq_path("q"), NULL, NULL, NULL));
+  SH_ASSERT_RC(drain(&last), 100);
+  shoal_queue_close(q);
+}
+
+SH_TEST(fileq_recovery, a_crash_in_a_rollover_opens)
+{
+  /* rollover creates segment 1 (fsynced) before the end record of segment
+   * 0 is written: a power loss in between leaves 0 unsealed and 1 blank.
+   * Both with a header and without one. */
+  for (int header = 0; header < 2; header++) {
+    fq_scratch();
+    make_queue(40, 2000); /* 32 a segment: 0 sealed, 1 holds 8 */
+    static const unsigned char zeros[65536];
+    poke("q/0000000000000000.seg", 64 + 32 * REC(2000), zeros, 24); /* its end record */
+    poke("q/0000000000000001.seg", header ? 64 : 0, zeros, header ? 65536 - 64 : 65536);
+    fake_reboot();
+    SH_ASSERT_OK(shoal_fileq_check(fq_path("q"), NULL));
+    SH_ASSERT_OK(shoal_fileq_open(&q, fq_path("q"), NULL, NULL, NULL));
+    long last;
+    SH_ASSERT_RC(drain(&last), 32);
+    cr_assert_eq(last, 31);
+    /* Writing goes on in segment 0, then rolls over again. */
+    for (uint32_t i = 32; i < 40; i++)
+      put_id(i, 2000);
+    SH_ASSERT_RC(drain(&last), 8);
+    cr_assert_eq(last, 39);
+    shoal_queue_close(q);
+    fake_reboot();
+    SH_ASSERT_OK(shoal_fileq_check(fq_path("q"), NULL));
+  }
+}
+
+SH_TEST(fileq_recovery, a_damaged_meta_is_reported_with_an_empty_report)
+{
+  /* shoal-fileq prints the report of a check or repair that returned
+   * SHOAL_ECORRUPT: it must be filled then too. */
+  fq_scratch();
+  make_queue(10, 100);
+  poke("q/queue.meta", 30, "\x55", 1);
+  shoal_fileq_report rep;
+  memset(&rep, 0xa5, sizeof rep);
+  SH_ASSERT_ERR(shoal_fileq_check(fq_path("q"), &rep), SHOAL_ECORRUPT);
+  cr_assert(rep.segments == 0 && rep.records == 0 && rep.bytes_lost == 0);
+  memset(&rep, 0xa5, sizeof rep);
+  SH_ASSERT_ERR(shoal_fileq_repair(fq_path("q"), &rep), SHOAL_ECORRUPT);
+  cr_assert(rep.segments == 0 && rep.records == 0 && rep.bytes_lost == 0);
+}
+
 /* ---- byte flipping ----------------------------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;

@@ -201,6 +201,12 @@ bool shoal__fq_seg_number(const char *name, const char *suffix, uint64_t *seg);
 // the journal of a repair that has not finished (the files may be in two
 // numberings: only shoal_fileq_repair may touch them), 0 when it does not.
 int shoal__fq_repair_pending(int dfd);
+// shoal__fq_segment_blank tells whether segment file seg holds nothing past
+// its header: all zeros, or shorter than a header.  Such a last file is one
+// a producer was creating when it died (rollover creates the next segment
+// before it seals the one being written); a last file holding anything else
+// is damage.
+bool shoal__fq_segment_blank(int dfd, uint64_t seg);
 void shoal__fileq_close(shoal_queue *q);
 
 // put.c

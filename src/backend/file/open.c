@@ -419,9 +419,32 @@ static int rebuild_record(const struct shoal__fq_view *v, uint64_t off, void *ar
   return 0;
 }
 
+bool shoal__fq_segment_blank(int dfd, uint64_t seg)
+{
+  char name[FQ_SEG_NAME_LEN];
+  fq_seg_name(name, seg);
+  int fd;
+  uint64_t size;
+  if (shoal__plat_at_open(dfd, name, SHOAL__PLAT_AT_WRITE, 0, &fd, &size) != 0)
+    return false;
+  void *addr = NULL;
+  bool blank = size <= SHOAL__FQ_SEG_HDR;
+  if (!blank && shoal__plat_file_map(fd, size, &addr) == 0) {
+    const unsigned char *p = addr;
+    uint64_t off = SHOAL__FQ_SEG_HDR;
+    while (off < size && p[off] == 0)
+      off++;
+    blank = off == size;
+    shoal__plat_unmap(addr, size);
+  }
+  shoal__plat_file_close(fd);
+  return blank;
+}
+
 /* Scans segment seg (expected to start with seq *next_seq, or any when
  * first) and moves rb's state past it.  *sealed tells whether it ends with
- * an end record. */
+ * an end record.  `last`: the last segment holding records (a torn tail is
+ * cut); SHOAL_EEOF when it is a blank file with a bad header. */
 static int rebuild_segment(struct rebuild *rb, uint64_t seg, bool first, bool last,
                            uint64_t *next_seq, uint64_t *tail_off, bool *sealed)
 {
@@ -436,7 +459,7 @@ static int rebuild_segment(struct rebuild *rb, uint64_t seg, bool first, bool la
   struct shoal__fq_seg_header h;
   if (size < sizeof h || shoal__plat_file_read(fd, 0, &h, sizeof h) != 0) {
     shoal__plat_file_close(fd);
-    return last ? SHOAL_EEOF : SHOAL_ECORRUPT;
+    return last && shoal__fq_segment_blank(rb->dfd, seg) ? SHOAL_EEOF : SHOAL_ECORRUPT;
   }
   rc = shoal__fq_seg_header_check(&h, seg, size);
   if (rc == 0 && size != rb->meta->segment_size)
@@ -446,8 +469,9 @@ static int rebuild_segment(struct rebuild *rb, uint64_t seg, bool first, bool la
   if (rc) {
     shoal__plat_file_close(fd);
     /* A last segment whose header never reached the disk is one a producer
-     * was creating: made again below. */
-    return rc == SHOAL_ECORRUPT && last ? SHOAL_EEOF : rc;
+     * was creating: made again below.  One holding records is damage
+     * (repair salvages them). */
+    return rc == SHOAL_ECORRUPT && last && shoal__fq_segment_blank(rb->dfd, seg) ? SHOAL_EEOF : rc;
   }
   void *addr;
   rc = shoal__plat_file_map(fd, size, &addr);
@@ -513,13 +537,27 @@ static int rebuild_ctl(int dfd, const struct shoal__fq_meta *meta,
   struct rebuild rb = {dfd, meta, infl, c, (struct fq_slot *)((char *)c + ring_off), 0, false};
   uint64_t next_seq = meta->cursor_seq, tail = SHOAL__FQ_SEG_HDR, seg = min;
   bool sealed = false, have = false;
+  /* A blank last file may be one a producer died creating in a rollover,
+   * before the end record of the segment before it reached the disk: that
+   * segment is then the last that holds records, sealed or not. */
+  bool blank_top = rc == 0 && count > 1 && shoal__fq_segment_blank(dfd, max);
   for (uint64_t s = min; rc == 0 && count && s <= max; s++) {
     uint64_t nseq = next_seq, ntail;
     bool nsealed;
-    rc = rebuild_segment(&rb, s, s == min, s == max, &nseq, &ntail, &nsealed);
+    rc = rebuild_segment(&rb, s, s == min, s == max || (blank_top && s + 1 == max), &nseq, &ntail,
+                         &nsealed);
+    if (rc == 0 && blank_top && s + 1 == max && !nsealed) {
+      /* Not sealed: writing goes on in s; the blank file after it goes
+       * (the next rollover creates it again). */
+      char name[FQ_SEG_NAME_LEN];
+      fq_seg_name(name, max);
+      rc = shoal__plat_at_unlink(dfd, name);
+      max = s;
+    }
     if (rc == SHOAL_EEOF) {
-      /* The last file is a segment a producer died creating (the one
-       * before it is sealed, or it would have been refused): made again. */
+      /* The last file is a blank segment a producer died creating (the
+       * one before it is sealed, or it would have been read as the
+       * last): made again. */
       rc = 0;
       break;
     }

@@ -133,6 +133,10 @@ static void close_dir(struct opened *o)
 
 int shoal_fileq_check(const char *dir, shoal_fileq_report *rep)
 {
+  /* Filled whatever the result: SHOAL_ECORRUPT from a damaged queue.meta
+   * reports nothing examined (shoal-fileq prints the report either way). */
+  if (rep)
+    memset(rep, 0, sizeof *rep);
   struct opened o = {-1, NULL, 0};
   int rc = open_dir(dir, false, &o);
   if (rc)
@@ -149,6 +153,9 @@ int shoal_fileq_check(const char *dir, shoal_fileq_report *rep)
   if (rc == 0)
     rc = shoal__fq_list(o.dfd, &min, &max, &count, &foreign);
   bad |= count && count != max - min + 1;
+  /* As open reads it: a blank last file is one a producer died creating,
+   * and the segment before it may then be unsealed. */
+  bool blank_top = rc == 0 && count && shoal__fq_segment_blank(o.dfd, max);
   for (uint64_t s = min; rc == 0 && count && s <= max; s++) {
     char name[FQ_SEG_NAME_LEN];
     fq_seg_name(name, s);
@@ -178,9 +185,11 @@ int shoal_fileq_check(const char *dir, shoal_fileq_report *rep)
     r.damaged += w.damaged;
     r.torn += w.torn;
     r.bytes_lost += w.bytes_lost;
-    /* Damage: a bad header, a region with records after it, or a tail cut
-     * in a segment that is not the last. */
-    bad |= hrc != 0 || w.damaged || (s != max && (w.torn || !w.sealed));
+    /* Damage: a bad header (but for a blank last file), a region with
+     * records after it, or a tail cut in a segment that is not the last
+     * holding records. */
+    bool last = s == max || (blank_top && s + 1 == max);
+    bad |= (hrc != 0 && !(s == max && blank_top)) || w.damaged || (!last && (w.torn || !w.sealed));
   }
   if (rep)
     *rep = r;
@@ -562,6 +571,8 @@ static int switch_over(struct repair *rp, const unsigned char *journal)
 
 int shoal_fileq_repair(const char *dir, shoal_fileq_report *rep)
 {
+  if (rep)
+    memset(rep, 0, sizeof *rep); /* as check: filled whatever the result */
   struct opened o = {-1, NULL, 0};
   int rc = open_dir(dir, true, &o);
   if (rc)
@@ -580,7 +591,6 @@ int shoal_fileq_repair(const char *dir, shoal_fileq_report *rep)
   if (rc == 0 && rep) {
     struct shoal__fq_repair j;
     memcpy(&j, journal, sizeof j);
-    memset(rep, 0, sizeof *rep);
     rep->segments = j.examined;
     rep->records = j.records;
     rep->damaged = j.damaged;
