@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "backend/file/fileq.h"
@@ -394,6 +395,65 @@ SH_TEST(fileq, an_always_put_waits_for_the_sync_under_way)
   cr_assert_eq(fi.synced, 2);
   expect_id(SHOAL_NOWAIT, 0);
   expect_id(SHOAL_NOWAIT, 70);
+  shoal_queue_close(q);
+}
+
+/* fdatasync as the library sees it in this test program: the next
+ * fail_next_syncs calls fail with EIO, as after a writeback error. */
+static _Atomic int fail_next_syncs;
+
+int fdatasync(int fd)
+{
+  int n = atomic_load(&fail_next_syncs);
+  while (n > 0 && !atomic_compare_exchange_weak(&fail_next_syncs, &n, n - 1))
+    ;
+  if (n > 0) {
+    errno = EIO;
+    return -1;
+  }
+  return (int)syscall(SYS_fdatasync, fd);
+}
+
+struct put_result {
+  uint32_t id;
+  int rc;
+};
+
+static void *put_and_report(void *arg)
+{
+  struct put_result *r = arg;
+  unsigned char buf[128];
+  r->rc = shoal_queue_put(q, buf, fq_build(buf, r->id, 100), SHOAL_SEC(10));
+  return NULL;
+}
+
+/* Two puts wait while a sync is under way (its lock held here); the next
+ * sync covers both and fails.  Its leader gets SHOAL_EIO, and so must the
+ * other put, although the sync it then leads itself succeeds: its record
+ * may never reach the disk. */
+SH_TEST(fileq, every_put_a_failed_fsync_covered_reports_it)
+{
+  fq_scratch();
+  open_q(NULL, &(shoal_fileq_opts){.durability = SHOAL_FILEQ_ALWAYS, .batch_ms = 20});
+  put_id(0, 100);
+  struct fq_ctl *c = fq_of(q)->c;
+  SH_ASSERT_OK(shoal__lockword_acquire(&c->sync_lock, shoal__plat_stamp(), SHOAL_FOREVER));
+  struct put_result r[2] = {{1, 1}, {2, 1}};
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++)
+    cr_assert(pthread_create(&t[i], NULL, put_and_report, &r[i]) == 0);
+  while (atomic_load(&c->next_seq) < 3)
+    usleep(1000); /* both records are in */
+  atomic_store(&fail_next_syncs, 1);
+  shoal__lockword_release(&c->sync_lock, 0);
+  for (int i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+  SH_ASSERT_ERR(r[0].rc, SHOAL_EIO);
+  SH_ASSERT_ERR(r[1].rc, SHOAL_EIO);
+  /* Later records are not among the lost: a put of one succeeds. */
+  put_id(3, 100);
+  for (uint32_t i = 0; i < 4; i++)
+    expect_id(SHOAL_NOWAIT, i); /* an EIO put may still be delivered */
   shoal_queue_close(q);
 }
 

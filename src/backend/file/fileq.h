@@ -129,6 +129,12 @@ struct fq_ctl {
   _Alignas(64) struct shoal__lockword sync_lock;
   _Atomic uint64_t synced_seq;
   _Atomic uint64_t synced_seg;  /* every segment below it is on disk */
+  /* Records in [lost_from1 - 1, lost_to) were covered by an fsync that
+   * failed: the kernel may have dropped them from the dirty pages, and no
+   * later fsync can tell (a file opened after a writeback error does not
+   * see it).  A durable put whose records fall there reports SHOAL_EIO.
+   * lost_from1 is 0 while nothing was lost; lost_to is set first. */
+  _Atomic uint64_t lost_from1, lost_to;
   _Atomic uint64_t batch_start; /* when the oldest unsynced record came; 0 = none */
   _Atomic uint32_t sync_seq;
   _Atomic uint32_t sync_waiters;

@@ -98,6 +98,26 @@ static void publish(struct fq_ctl *c, uint64_t off, uint64_t seq)
   c->put_len = 0;
 }
 
+/* Records [from, to) were covered by an fsync that failed: see lost_from1
+ * in fileq.h.  The range only grows. */
+static void mark_lost(struct fq_ctl *c, uint64_t from, uint64_t to)
+{
+  uint64_t cur = atomic_load(&c->lost_to);
+  while (cur < to && !atomic_compare_exchange_weak(&c->lost_to, &cur, to))
+    ;
+  uint64_t want = from + 1;
+  cur = atomic_load(&c->lost_from1);
+  while ((cur == 0 || want < cur) && !atomic_compare_exchange_weak(&c->lost_from1, &cur, want))
+    ;
+}
+
+/* Whether any record in [first, upto) was covered by an fsync that failed. */
+static bool any_lost(struct fq_ctl *c, uint64_t first, uint64_t upto)
+{
+  uint64_t from1 = atomic_load(&c->lost_from1);
+  return from1 && first < atomic_load(&c->lost_to) && upto > from1 - 1;
+}
+
 /* fsyncs segment seg by name; one consumed and deleted meanwhile needs
  * nothing. */
 static int sync_segment(struct shoal__fileq *f, uint64_t seg)
@@ -161,6 +181,7 @@ static int rollover(struct shoal__fileq *f, uint64_t seq)
     if (rc == 0)
       rc = shoal__plat_fd_sync(f->w.fd);
     if (rc) {
+      mark_lost(c, atomic_load(&c->synced_seq), seq);
       /* Not sealed after all: the end record goes, the segment stays. */
       memset(f->w.addr + c->w_off, 0, SHOAL__FQ_REC_HDR);
       c->put_len = 0;
@@ -191,11 +212,18 @@ static int sync_now(struct shoal__fileq *f)
   /* Records below target lie in seg and below: the sealed segments first.
    * seg itself may be sealed, consumed and deleted while they are synced
    * (only segments below the cursor go): its records need nothing then. */
+  uint64_t from = atomic_load(&c->synced_seq);
   int rc = sync_sealed(f, seg);
   if (rc == 0)
     rc = sync_segment(f, seg);
-  if (rc)
+  if (rc) {
+    mark_lost(c, from, target);
+    /* Waiting puts look again: theirs may be among the lost. */
+    atomic_fetch_add(&c->sync_seq, 1);
+    if (atomic_load(&c->sync_waiters) > 0)
+      shoal__plat_wake(&c->sync_seq, INT_MAX);
     return rc;
+  }
   atomic_fetch_add(&c->syncs, 1);
   uint64_t cur = atomic_load(&c->synced_seq);
   while (cur < target && !atomic_compare_exchange_weak(&c->synced_seq, &cur, target))
@@ -216,17 +244,20 @@ static int sync_now(struct shoal__fileq *f)
  * also closes after batch_records records or batch_ms after its first
  * record, whichever comes first, even while the sync before it still runs:
  * then one of its puts syncs beside it without the lock (the kernel folds
- * concurrent fsyncs of one file). */
-static int wait_durable(struct shoal__fileq *f, uint64_t upto)
+ * concurrent fsyncs of one file).  [first, upto) are the put's own records:
+ * SHOAL_EIO if an fsync that covered any of them failed, whoever made it. */
+static int wait_durable(struct shoal__fileq *f, uint64_t first, uint64_t upto)
 {
   struct fq_ctl *c = f->c;
-  if (f->durability == SHOAL_FILEQ_NONE || atomic_load(&c->synced_seq) >= upto)
+  if (f->durability == SHOAL_FILEQ_NONE)
     return 0;
+  if (atomic_load(&c->synced_seq) >= upto)
+    return any_lost(c, first, upto) ? SHOAL_EIO : 0;
   uint64_t zero = 0;
   atomic_compare_exchange_strong(&c->batch_start, &zero, shoal__plat_now());
   for (;;) {
-    if (atomic_load(&c->synced_seq) >= upto)
-      return 0;
+    if (atomic_load(&c->synced_seq) >= upto || any_lost(c, first, upto))
+      return any_lost(c, first, upto) ? SHOAL_EIO : 0;
     int rc = shoal__lockword_acquire(&c->sync_lock, shoal__plat_stamp(), SHOAL_NOWAIT);
     if (rc == 0 || rc == SHOAL_EOWNERDEAD) {
       if (rc == SHOAL_EOWNERDEAD)
@@ -322,7 +353,7 @@ int shoal__fq_put(shoal_queue *q, const struct iovec *msgs, size_t n, shoal_dura
   /* Redeliveries may have raised the depth since the check: at least one. */
   uint64_t now_depth = depth(c);
   uint64_t room = !c->maxsize ? n : now_depth < c->maxsize ? c->maxsize - now_depth : 1;
-  uint64_t seq = atomic_load(&c->next_seq), off = c->w_off;
+  uint64_t first = atomic_load(&c->next_seq), seq = first, off = c->w_off;
   size_t k = 0;
   rc = shoal__fq_map_seg(f, &f->w, atomic_load(&c->w_seg));
   while (rc == 0 && k < n && k < room) {
@@ -353,6 +384,6 @@ int shoal__fq_put(shoal_queue *q, const struct iovec *msgs, size_t n, shoal_dura
     shoal__queue_signal(&c->get_waiters, &c->data_seq, (int)(k < INT_MAX ? k : INT_MAX));
   if (k == 0)
     return rc ? rc : SHOAL_E2BIG;
-  rc = wait_durable(f, seq);
+  rc = wait_durable(f, first, seq);
   return rc ? rc : (int)k;
 }
