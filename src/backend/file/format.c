@@ -149,22 +149,33 @@ int shoal__fq_scan_records(const unsigned char *buf, uint64_t size, uint64_t fir
   return 0;
 }
 
+/* Checks what queue.meta and queue.repair share: at least head + 4 bytes,
+ * the magic, a version this build reads (SHOAL_EVERSION for a newer one),
+ * the size field equal to len, and the CRC-32C of everything before the
+ * last 4 bytes.  Both begin with magic[8], u32 version, u32 size. */
+static int check_envelope(const void *buf, size_t len, size_t head, const char magic[8])
+{
+  if (len < head + 4 || memcmp(buf, magic, 8) != 0)
+    return SHOAL_ECORRUPT;
+  uint32_t version, size, crc;
+  memcpy(&version, (const char *)buf + 8, 4);
+  memcpy(&size, (const char *)buf + 12, 4);
+  if (version > SHOAL__FQ_VERSION)
+    return SHOAL_EVERSION;
+  memcpy(&crc, (const char *)buf + len - 4, 4);
+  if (crc != shoal__crc32c(0, buf, len - 4) || version == 0 || size != len)
+    return SHOAL_ECORRUPT;
+  return 0;
+}
+
 int shoal__fq_meta_check(const void *buf, size_t len)
 {
   struct shoal__fq_meta m;
-  if (len < sizeof m + 4)
-    return SHOAL_ECORRUPT;
+  int rc = check_envelope(buf, len, sizeof m, SHOAL__FQ_META_MAGIC);
+  if (rc)
+    return rc;
   memcpy(&m, buf, sizeof m);
-  if (memcmp(m.magic, SHOAL__FQ_META_MAGIC, 8) != 0)
-    return SHOAL_ECORRUPT;
-  if (m.version > SHOAL__FQ_VERSION)
-    return SHOAL_EVERSION;
-  uint32_t crc;
-  memcpy(&crc, (const char *)buf + len - 4, 4);
-  if (crc != shoal__crc32c(0, buf, len - 4))
-    return SHOAL_ECORRUPT;
-  if (m.version == 0 || m.size != len ||
-      (uint64_t)m.n_inflight * sizeof(struct shoal__fq_meta_inflight) + sizeof m + 4 != len)
+  if ((uint64_t)m.n_inflight * sizeof(struct shoal__fq_meta_inflight) + sizeof m + 4 != len)
     return SHOAL_ECORRUPT;
   return 0;
 }
@@ -190,18 +201,11 @@ unsigned char *shoal__fq_meta_encode(const struct shoal__fq_meta *head,
 int shoal__fq_repair_check(const void *buf, size_t len)
 {
   struct shoal__fq_repair j;
-  if (len < sizeof j + 4)
-    return SHOAL_ECORRUPT;
+  int rc = check_envelope(buf, len, sizeof j, SHOAL__FQ_REPAIR_MAGIC);
+  if (rc)
+    return rc;
   memcpy(&j, buf, sizeof j);
-  if (memcmp(j.magic, SHOAL__FQ_REPAIR_MAGIC, 8) != 0)
-    return SHOAL_ECORRUPT;
-  if (j.version > SHOAL__FQ_VERSION)
-    return SHOAL_EVERSION;
-  uint32_t crc;
-  memcpy(&crc, (const char *)buf + len - 4, 4);
-  if (crc != shoal__crc32c(0, buf, len - 4))
-    return SHOAL_ECORRUPT;
-  if (j.version == 0 || j.size != len || (uint64_t)sizeof j + j.meta_size + 4 != len)
+  if ((uint64_t)sizeof j + j.meta_size + 4 != len)
     return SHOAL_ECORRUPT;
   return shoal__fq_meta_check((const char *)buf + sizeof j, j.meta_size);
 }
