@@ -198,6 +198,15 @@ extern const struct shoal__queue_backend shoal__fileq_backend;
 int shoal__fq_map_seg(struct shoal__fileq *f, struct fq_map *m, uint64_t seg);
 void shoal__fq_unmap(struct shoal__fileq *f, struct fq_map *m);
 int shoal__fq_new_segment(struct shoal__fileq *f, uint64_t seg, uint64_t first_seq, bool sync);
+
+// shoal__fq_read_checked reads the file `name` of the queue directory dfd
+// whole into a malloc'd *out (*len bytes) when its size lies in [min, max],
+// and checks it with `check` (shoal__fq_meta_check, shoal__fq_repair_check).
+// Errors: SHOAL_ENOENT (no such file), SHOAL_ECORRUPT (size out of range, or
+// check's), SHOAL_EVERSION, SHOAL_ENOMEM, I/O errors.
+int shoal__fq_read_checked(int dfd, const char *name, uint64_t min, uint64_t max,
+                           int (*check)(const void *buf, size_t len), unsigned char **out,
+                           size_t *len);
 int shoal__fq_checkpoint(struct shoal__fileq *f, bool sync);
 int shoal__fq_list(int dfd, uint64_t *min, uint64_t *max, uint64_t *count, bool *foreign);
 // shoal__fq_seg_number parses a file name of 16 hex digits then `suffix`

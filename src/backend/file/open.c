@@ -223,28 +223,25 @@ int shoal__fq_checkpoint(struct shoal__fileq *f, bool sync)
   return rc;
 }
 
-/* Reads queue.meta into a malloc'd buffer.  SHOAL_ENOENT when missing. */
-static int read_meta(int dfd, unsigned char **out, size_t *len)
+int shoal__fq_read_checked(int dfd, const char *name, uint64_t min, uint64_t max,
+                           int (*check)(const void *buf, size_t len), unsigned char **out,
+                           size_t *len)
 {
   int fd;
   uint64_t size;
-  int rc = shoal__plat_at_open(dfd, FQ_META_NAME, SHOAL__PLAT_AT_READ, 0, &fd, &size);
+  int rc = shoal__plat_at_open(dfd, name, SHOAL__PLAT_AT_READ, 0, &fd, &size);
   if (rc)
     return rc;
-  if (size > sizeof(struct shoal__fq_meta) + 4 + (uint64_t)FQ_MAX_INFLIGHT * 16 ||
-      size < sizeof(struct shoal__fq_meta) + 4) {
-    shoal__plat_file_close(fd);
-    return SHOAL_ECORRUPT;
-  }
-  unsigned char *buf = malloc(size);
-  if (!buf) {
-    shoal__plat_file_close(fd);
-    return SHOAL_ENOMEM;
-  }
-  rc = shoal__plat_file_read(fd, 0, buf, size);
+  unsigned char *buf = NULL;
+  if (size < min || size > max)
+    rc = SHOAL_ECORRUPT;
+  else if (!(buf = malloc(size)))
+    rc = SHOAL_ENOMEM;
+  else
+    rc = shoal__plat_file_read(fd, 0, buf, size);
   shoal__plat_file_close(fd);
   if (rc == 0)
-    rc = shoal__fq_meta_check(buf, size);
+    rc = check(buf, size);
   if (rc) {
     free(buf);
     return rc;
@@ -252,6 +249,14 @@ static int read_meta(int dfd, unsigned char **out, size_t *len)
   *out = buf;
   *len = size;
   return 0;
+}
+
+/* Reads queue.meta into a malloc'd buffer.  SHOAL_ENOENT when missing. */
+static int read_meta(int dfd, unsigned char **out, size_t *len)
+{
+  uint64_t head = sizeof(struct shoal__fq_meta) + 4;
+  return shoal__fq_read_checked(dfd, FQ_META_NAME, head, head + (uint64_t)FQ_MAX_INFLIGHT * 16,
+                                shoal__fq_meta_check, out, len);
 }
 
 /* ---- the directory's contents ------------------------------------------------- */

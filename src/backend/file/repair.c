@@ -497,24 +497,8 @@ static int plan(struct repair *rp, const unsigned char *meta_image, unsigned cha
  * SHOAL_ENOENT when there is none. */
 static int read_journal(int dfd, unsigned char **out, size_t *len)
 {
-  int fd;
-  uint64_t size;
-  int rc = shoal__plat_at_open(dfd, FQ_REPAIR_NAME, SHOAL__PLAT_AT_READ, 0, &fd, &size);
-  if (rc)
-    return rc;
-  unsigned char *buf =
-      size >= sizeof(struct shoal__fq_repair) + 4 && size < (1u << 26) ? malloc(size) : NULL;
-  rc = buf ? shoal__plat_file_read(fd, 0, buf, size) : SHOAL_ECORRUPT;
-  shoal__plat_file_close(fd);
-  if (rc == 0)
-    rc = shoal__fq_repair_check(buf, size);
-  if (rc) {
-    free(buf);
-    return rc;
-  }
-  *out = buf;
-  *len = size;
-  return 0;
+  return shoal__fq_read_checked(dfd, FQ_REPAIR_NAME, sizeof(struct shoal__fq_repair) + 4,
+                                (1u << 26) - 1, shoal__fq_repair_check, out, len);
 }
 
 struct new_range {
