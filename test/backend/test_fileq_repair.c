@@ -272,7 +272,9 @@ SH_TEST(fileq_repair, a_repair_killed_at_any_step_and_run_again_loses_nothing)
   cr_assert(with_journal > 0, "no kill fell between the commit point and the end");
 }
 
-SH_TEST(fileq_repair, a_repair_killed_twice_and_run_again_loses_nothing)
+/* About 400 repairs, each with its fsyncs: seconds on an idle machine, a
+ * minute or more on a loaded one. */
+SH_TEST_LONG(fileq_repair, a_repair_killed_twice_and_run_again_loses_nothing)
 {
   fq_scratch();
   make_damaged_queue();
