@@ -388,6 +388,10 @@ int shoal__plat_file_reserve(int fd, uint64_t size);
 // its size: only reserved bytes may be touched).  Returns 0 or SHOAL_ENOMEM.
 int shoal__plat_file_map(int fd, size_t len, void **addr);
 
+// shoal__plat_file_map_read maps `len` bytes of a file opened for reading
+// only, read-only (a write through it faults).  Returns 0 or SHOAL_ENOMEM.
+int shoal__plat_file_map_read(int fd, size_t len, void **addr);
+
 // shoal__plat_file_close closes a descriptor from this section.
 void shoal__plat_file_close(int fd);
 
@@ -443,11 +447,11 @@ enum shoal__plat_at_how {
 };
 
 // shoal__plat_dir_open opens the directory `path`, creating it (one level,
-// permission bits `mode`) when create is set and it does not exist, and
-// checks that the caller may create files in it.  Returns 0 with *dfd, or
-// SHOAL_ENOENT, SHOAL_ENOTDIR (a file, not a directory), SHOAL_EACCES (not
-// writable), SHOAL_ENAMETOOLONG, ...
-int shoal__plat_dir_open(const char *path, bool create, unsigned mode, int *dfd);
+// permission bits `mode`) when create is set and it does not exist, and,
+// with writable, checks that the caller may create files in it.  Returns 0
+// with *dfd, or SHOAL_ENOENT, SHOAL_ENOTDIR (a file, not a directory),
+// SHOAL_EACCES (not writable, or not searchable), SHOAL_ENAMETOOLONG, ...
+int shoal__plat_dir_open(const char *path, bool create, unsigned mode, bool writable, int *dfd);
 
 // shoal__plat_dir_lock takes an advisory lock on the directory for this
 // open descriptor (and its copies in fork children): shared or exclusive,

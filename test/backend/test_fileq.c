@@ -542,6 +542,33 @@ SH_TEST(fileq, a_sync_whose_segment_is_consumed_meanwhile_succeeds)
   cr_assert_eq(rc, 0, "a durable put failed: %s", shoal_err_name(rc));
 }
 
+/* check and dead_scan only read: a user who may read the queue but not
+ * write it runs them (as nobody: root may write anywhere). */
+static int check_as_nobody(void *arg)
+{
+  (void)arg;
+  if (setgid(65534) != 0 || setuid(65534) != 0)
+    return 9;
+  shoal_fileq_report rep;
+  int rc = shoal_fileq_check(fq_path("q"), &rep);
+  if (rc != 0)
+    return 10 + (rc == SHOAL_EACCES);
+  return rep.records == 5 && shoal_fileq_dead_scan(fq_path("q"), NULL, NULL) == 0 ? 0 : 20;
+}
+
+SH_TEST(fileq, a_reader_who_may_not_write_checks_the_queue)
+{
+  fq_scratch();
+  SH_ASSERT_OK(shoal_fileq_open(&q, fq_path("q"), NULL, &small_none,
+                                &(shoal_open_opts){.flags = SHOAL_OPEN_CREATE, .mode = 0644}));
+  for (uint32_t i = 0; i < 5; i++)
+    put_id(i, 100);
+  shoal_queue_close(q);
+  chmod(fq_dir_buf, 0755);
+  int st = sh_wait(sh_fork(check_as_nobody, NULL), 10000);
+  cr_assert_eq(st, 0, "check as a reader: status %d (11: SHOAL_EACCES)", st);
+}
+
 /* ---- bad input ------------------------------------------------------------------------- */
 
 static int open_as_nobody(void *arg)

@@ -207,6 +207,9 @@ int shoal__fq_new_segment(struct shoal__fileq *f, uint64_t seg, uint64_t first_s
 int shoal__fq_read_checked(int dfd, const char *name, uint64_t min, uint64_t max,
                            int (*check)(const void *buf, size_t len), unsigned char **out,
                            size_t *len);
+
+// shoal__fq_read_meta reads and checks queue.meta (shoal__fq_read_checked).
+int shoal__fq_read_meta(int dfd, unsigned char **out, size_t *len);
 int shoal__fq_checkpoint(struct shoal__fileq *f, bool sync);
 int shoal__fq_list(int dfd, uint64_t *min, uint64_t *max, uint64_t *count, bool *foreign);
 // shoal__fq_seg_number parses a file name of 16 hex digits then `suffix`

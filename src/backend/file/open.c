@@ -168,7 +168,9 @@ static int write_meta(int dfd, const struct shoal__fq_meta *head,
     return SHOAL_ENOMEM;
   (void)shoal__plat_at_unlink(dfd, FQ_META_TMP);
   int fd;
-  int rc = shoal__plat_at_open(dfd, FQ_META_TMP, SHOAL__PLAT_AT_EXCL, 0600, &fd, NULL);
+  /* The queue's mode, as every file it makes (0600 for a meta without one). */
+  unsigned mode = head->mode ? head->mode : 0600;
+  int rc = shoal__plat_at_open(dfd, FQ_META_TMP, SHOAL__PLAT_AT_EXCL, mode, &fd, NULL);
   if (rc == 0) {
     rc = shoal__plat_fd_write(fd, buf, len, 0);
     if (rc == 0 && sync)
@@ -251,8 +253,7 @@ int shoal__fq_read_checked(int dfd, const char *name, uint64_t min, uint64_t max
   return 0;
 }
 
-/* Reads queue.meta into a malloc'd buffer.  SHOAL_ENOENT when missing. */
-static int read_meta(int dfd, unsigned char **out, size_t *len)
+int shoal__fq_read_meta(int dfd, unsigned char **out, size_t *len)
 {
   uint64_t head = sizeof(struct shoal__fq_meta) + 4;
   return shoal__fq_read_checked(dfd, FQ_META_NAME, head, head + (uint64_t)FQ_MAX_INFLIGHT * 16,
@@ -430,11 +431,11 @@ bool shoal__fq_segment_blank(int dfd, uint64_t seg)
   fq_seg_name(name, seg);
   int fd;
   uint64_t size;
-  if (shoal__plat_at_open(dfd, name, SHOAL__PLAT_AT_WRITE, 0, &fd, &size) != 0)
+  if (shoal__plat_at_open(dfd, name, SHOAL__PLAT_AT_READ, 0, &fd, &size) != 0)
     return false;
   void *addr = NULL;
   bool blank = size <= SHOAL__FQ_SEG_HDR;
-  if (!blank && shoal__plat_file_map(fd, size, &addr) == 0) {
+  if (!blank && shoal__plat_file_map_read(fd, size, &addr) == 0) {
     const unsigned char *p = addr;
     uint64_t off = SHOAL__FQ_SEG_HDR;
     while (off < size && p[off] == 0)
@@ -671,7 +672,7 @@ int shoal_fileq_open(shoal_queue **out, const char *dir, const shoal_queue_opts 
     return rc;
   unsigned dir_mode = cfg.mode | ((cfg.mode & 0444) >> 2);
   int dfd;
-  rc = shoal__plat_dir_open(path, cfg.create, dir_mode, &dfd);
+  rc = shoal__plat_dir_open(path, cfg.create, dir_mode, true, &dfd);
   if (rc)
     return rc;
   /* Alone (exclusive) we may create or rebuild; otherwise the others made
@@ -689,11 +690,11 @@ int shoal_fileq_open(shoal_queue **out, const char *dir, const shoal_queue_opts 
     rc = shoal__fq_repair_pending(dfd);
   if (rc)
     goto fail;
-  rc = read_meta(dfd, &meta_buf, &meta_len);
+  rc = shoal__fq_read_meta(dfd, &meta_buf, &meta_len);
   if (rc == SHOAL_ENOENT && cfg.create && alone) {
     rc = create_queue(dfd, &cfg);
     if (rc == 0)
-      rc = read_meta(dfd, &meta_buf, &meta_len);
+      rc = shoal__fq_read_meta(dfd, &meta_buf, &meta_len);
   } else if (rc == 0 && cfg.excl) {
     rc = SHOAL_EEXIST;
   } else if (rc == SHOAL_ENOENT && !alone) {

@@ -202,8 +202,9 @@ static int rollover(struct shoal__fileq *f, uint64_t seq)
 /* ---- durability --------------------------------------------------------------------- */
 
 /* fsyncs the sealed segments not yet on disk and the segment being
- * written, and raises synced_seq to what was published before.  Any number of processes may run this at once (the
- * kernel folds concurrent fsyncs of a file into one journal commit). */
+ * written, and raises synced_seq to what was published before.  Any number
+ * of processes may run this at once (the kernel folds concurrent fsyncs of
+ * a file into one journal commit). */
 static int sync_now(struct shoal__fileq *f)
 {
   struct fq_ctl *c = f->c;

@@ -63,12 +63,12 @@ static int walk_records(const unsigned char *buf, uint64_t size,
   return 0;
 }
 
-/* Maps segment file `name` whole (read only in spirit: nothing is written
- * through the mapping). */
+/* Maps segment file `name` whole, read-only: check and dead_scan only read,
+ * so a user who may only read the queue can run them. */
 static int map_file(int dfd, const char *name, unsigned char **addr, uint64_t *size)
 {
   int fd;
-  int rc = shoal__plat_at_open(dfd, name, SHOAL__PLAT_AT_WRITE, 0, &fd, size);
+  int rc = shoal__plat_at_open(dfd, name, SHOAL__PLAT_AT_READ, 0, &fd, size);
   if (rc)
     return rc;
   if (*size < SHOAL__FQ_SEG_HDR) {
@@ -76,8 +76,8 @@ static int map_file(int dfd, const char *name, unsigned char **addr, uint64_t *s
     *addr = NULL;
     return 0;
   }
-  void *p;
-  rc = shoal__plat_file_map(fd, *size, &p);
+  void *p = NULL;
+  rc = shoal__plat_file_map_read(fd, *size, &p);
   shoal__plat_file_close(fd);
   *addr = p;
   return rc;
@@ -96,30 +96,17 @@ static int open_dir(const char *dir, bool exclusive, struct opened *o)
   const char *path = strncmp(dir, "file://", 7) == 0 ? dir + 7 : dir;
   if (!*path)
     return SHOAL_EINVAL;
-  int rc = shoal__plat_dir_open(path, false, 0, &o->dfd);
+  /* Only repair (exclusive) writes: check and dead_scan need read access. */
+  int rc = shoal__plat_dir_open(path, false, 0, exclusive, &o->dfd);
   if (rc)
     return rc;
   rc = exclusive ? shoal__plat_dir_lock(o->dfd, true, true) : 0;
   if (rc == SHOAL_EAGAIN)
     rc = SHOAL_EBUSY;
-  if (rc == 0) {
-    int fd;
-    uint64_t size;
-    rc = shoal__plat_at_open(o->dfd, FQ_META_NAME, SHOAL__PLAT_AT_READ, 0, &fd, &size);
-    if (rc == 0) {
-      o->meta = size >= sizeof(struct shoal__fq_meta) + 4 && size < (1u << 26) ? malloc(size)
-                                                                                : NULL;
-      rc = o->meta ? shoal__plat_file_read(fd, 0, o->meta, size) : SHOAL_ECORRUPT;
-      shoal__plat_file_close(fd);
-      if (rc == 0)
-        rc = shoal__fq_meta_check(o->meta, size);
-      o->meta_len = size;
-    }
-  }
-  if (rc) {
-    free(o->meta);
+  if (rc == 0)
+    rc = shoal__fq_read_meta(o->dfd, &o->meta, &o->meta_len);
+  if (rc)
     shoal__plat_close_fd(o->dfd);
-  }
   return rc;
 }
 
@@ -271,7 +258,7 @@ static int replace_file(struct repair *rp, const char *tmp, const char *name, co
                         size_t len)
 {
   (void)op_done(rp, shoal__plat_at_unlink(rp->dfd, tmp));
-  int rc = create_file(rp, tmp, buf, len, 0600);
+  int rc = create_file(rp, tmp, buf, len, rp->mode);
   if (rc == 0)
     rc = op_done(rp, shoal__plat_at_rename(rp->dfd, tmp, name));
   if (rc == 0)

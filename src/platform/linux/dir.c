@@ -18,7 +18,7 @@ static int err_from_errno(int e)
   return e ? -e : SHOAL_EIO;
 }
 
-int shoal__plat_dir_open(const char *path, bool create, unsigned mode, int *dfd)
+int shoal__plat_dir_open(const char *path, bool create, unsigned mode, bool writable, int *dfd)
 {
   struct stat st;
   if (create && mkdir(path, mode) == 0)
@@ -33,7 +33,7 @@ int shoal__plat_dir_open(const char *path, bool create, unsigned mode, int *dfd)
   if (fd < 0)
     return err_from_errno(errno);
   /* Root passes access() checks on any mode: ask for write and search. */
-  if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0) {
+  if (faccessat(fd, ".", (writable ? W_OK : 0) | X_OK, AT_EACCESS) != 0) {
     int e = errno;
     close(fd);
     return e == EROFS || e == EPERM ? SHOAL_EACCES : err_from_errno(e);

@@ -102,6 +102,15 @@ int shoal__plat_file_map(int fd, size_t len, void **addr)
   return 0;
 }
 
+int shoal__plat_file_map_read(int fd, size_t len, void **addr)
+{
+  void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED)
+    return SHOAL_ENOMEM;
+  *addr = p;
+  return 0;
+}
+
 void shoal__plat_file_close(int fd)
 {
   if (fd >= 0)
