@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/name_table.h"
 #include "pool/internal.h"
 
 /* Results wait at most this long in a worker's scratch before they are sent. */
@@ -425,48 +426,21 @@ void shoal__pool_worker_thread(void *arg)
 
 /* ---- the registry of functions spawn workers find by name ----------------------------- */
 
-static pthread_mutex_t entries_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct shoal_pool_entry *entries;
+SHOAL__NAME_TABLE(tasks, struct shoal_pool_entry, POOL_NAME_LEN)
 
 int shoal_pool_register(struct shoal_pool_entry *e)
 {
-  if (!e || !e->name || !*e->name || !e->fn)
-    return SHOAL_EINVAL;
-  if (strlen(e->name) >= POOL_NAME_LEN)
-    return SHOAL_ENAMETOOLONG;
-  int rc = 0;
-  pthread_mutex_lock(&entries_mu);
-  for (struct shoal_pool_entry *x = entries; x; x = x->next) {
-    if (x == e)
-      goto out;
-    if (!strcmp(x->name, e->name)) {
-      rc = x->fn == e->fn ? 0 : SHOAL_EEXIST;
-      goto out;
-    }
-  }
-  e->next = entries;
-  entries = e;
-out:
-  pthread_mutex_unlock(&entries_mu);
-  return rc;
+  return tasks_add(e);
 }
 
 void (*shoal__pool_entry_fn(const char *name))(void)
 {
-  pthread_mutex_lock(&entries_mu);
-  struct shoal_pool_entry *x = entries;
-  while (x && strcmp(x->name, name))
-    x = x->next;
-  pthread_mutex_unlock(&entries_mu);
+  struct shoal_pool_entry *x = tasks_find(name);
   return x ? x->fn : NULL;
 }
 
 const char *shoal__pool_entry_name(void (*fn)(void))
 {
-  pthread_mutex_lock(&entries_mu);
-  struct shoal_pool_entry *x = entries;
-  while (x && x->fn != fn)
-    x = x->next;
-  pthread_mutex_unlock(&entries_mu);
+  struct shoal_pool_entry *x = tasks_of(fn);
   return x ? x->name : NULL;
 }

@@ -12,54 +12,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/name_table.h"
 #include "process/internal.h"
 
 extern char **environ;
 
-static pthread_mutex_t entries_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct shoal_entry *entries;
+SHOAL__NAME_TABLE(targets, struct shoal_entry,
+                  sizeof((struct shoal__proc_status *)0)->entry)
 
 int shoal_entry_register(struct shoal_entry *e)
 {
-  if (!e || !e->name || !*e->name || !e->fn)
-    return SHOAL_EINVAL;
-  if (strlen(e->name) >= sizeof((struct shoal__proc_status *)0)->entry)
-    return SHOAL_ENAMETOOLONG;
-  int rc = 0;
-  pthread_mutex_lock(&entries_mu);
-  for (struct shoal_entry *x = entries; x; x = x->next) {
-    if (x == e)
-      goto out;
-    if (!strcmp(x->name, e->name)) {
-      rc = x->fn == e->fn ? 0 : SHOAL_EEXIST;
-      goto out;
-    }
-  }
-  e->next = entries;
-  entries = e;
-out:
-  pthread_mutex_unlock(&entries_mu);
-  return rc;
+  return targets_add(e);
 }
 
 const struct shoal_entry *shoal__entry_find(const char *name)
 {
-  pthread_mutex_lock(&entries_mu);
-  struct shoal_entry *x = entries;
-  while (x && strcmp(x->name, name))
-    x = x->next;
-  pthread_mutex_unlock(&entries_mu);
-  return x;
+  return targets_find(name);
 }
 
 const struct shoal_entry *shoal__entry_of(shoal_process_target fn)
 {
-  pthread_mutex_lock(&entries_mu);
-  struct shoal_entry *x = entries;
-  while (x && x->fn != fn)
-    x = x->next;
-  pthread_mutex_unlock(&entries_mu);
-  return x;
+  return targets_of(fn);
 }
 
 static int cmp_int(const void *a, const void *b)
