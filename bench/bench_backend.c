@@ -56,6 +56,8 @@
 
 #include <shoal.h>
 
+#include "bench_common.h"
+
 #define BATCH 64
 #define MAXP 4
 
@@ -73,13 +75,6 @@ struct shared {
   double t_start, t_end;
 };
 static struct shared *sh;
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void die(const char *fmt, ...)
 {
@@ -142,7 +137,7 @@ static void shoal_producer(enum peer p, size_t size)
   while (!sh->go)
     ;
   double until = sh->t_start + case_secs;
-  while (now_s() < until) {
+  while (bench_now_s() < until) {
     if (p == P_SHOAL_BATCH) {
       int rc = shoal_queue_put_many(q, v, BATCH, SHOAL_FOREVER);
       if (rc < 0)
@@ -225,7 +220,7 @@ static void sqlite_producer(enum peer p, size_t size)
   while (!sh->go)
     ;
   double until = sh->t_start + case_secs;
-  while (now_s() < until) {
+  while (bench_now_s() < until) {
     sqlite_exec(db, "BEGIN IMMEDIATE");
     for (int i = 0; i < per_txn; i++) {
       sqlite3_bind_blob(ins, 1, msg, (int)size, SQLITE_STATIC);
@@ -307,7 +302,7 @@ static void redis_producer(enum peer p, size_t size)
   while (!sh->go)
     ;
   double until = sh->t_start + case_secs;
-  while (now_s() < until) {
+  while (bench_now_s() < until) {
     for (int i = 0; i < pipe; i++)
       redisAppendCommand(c, "RPUSH q %b", msg, size);
     for (int i = 0; i < pipe; i++) {
@@ -411,7 +406,7 @@ static void append_producer(size_t size)
   while (!sh->go)
     ;
   double until = sh->t_start + case_secs;
-  while (now_s() < until) {
+  while (bench_now_s() < until) {
     if (write(fd, msg, size) != (ssize_t)size || fdatasync(fd) != 0)
       die("append: %s", strerror(errno));
     n++;
@@ -488,7 +483,7 @@ static double run_case(enum peer p, int producers, size_t size)
     }
   }
   usleep(50000); /* everybody connected */
-  sh->t_start = now_s();
+  sh->t_start = bench_now_s();
   sh->go = 1;
   int failed = 0;
   for (int i = 0; i < nk; i++) {
@@ -502,7 +497,7 @@ static double run_case(enum peer p, int producers, size_t size)
     waitpid(cons, &st, 0);
     failed |= !WIFEXITED(st) || WEXITSTATUS(st);
   }
-  double el = now_s() - sh->t_start;
+  double el = bench_now_s() - sh->t_start;
   if (failed || sh->consumed != sh->produced)
     die("%s: failed (produced %ld, consumed %ld)", peer_name[p], sh->produced, sh->consumed);
   return sh->produced / el;

@@ -44,6 +44,8 @@
 
 #include <shoal.h>
 
+#include "bench_common.h"
+
 #define DEFAULT_ROUNDS 3
 #define MAX_ROUNDS 21
 #define BIG_MSG 65536
@@ -77,13 +79,6 @@ static void die(const char *fmt, ...)
   va_end(ap);
   fflush(stdout);
   exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ------------------------------------------------------- endpoints -- */
@@ -260,7 +255,7 @@ static double run(enum peer p, enum mode mode, size_t len, long n)
   } else if (p == P_ZMQ_IPC || p == P_ZMQ_TCP) {
     zmq_ep(&parent, endpoint, false);
   }
-  uint64_t t0 = now_ns();
+  uint64_t t0 = bench_now_ns();
   for (long i = 0; i < n; i++) {
     ep_send(&parent, buf, len);
     if (mode == RTT)
@@ -269,7 +264,7 @@ static double run(enum peer p, enum mode mode, size_t len, long n)
   int status;
   if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
     die("%s: child failed (status 0x%x)", peer_label[p], status);
-  uint64_t t1 = now_ns();
+  uint64_t t1 = bench_now_ns();
   ep_close(&parent);
   free(buf);
   return (double)(t1 - t0) / (double)n;
@@ -315,18 +310,6 @@ static double run_python(enum mode mode, size_t len, long n)
   return pclose(f) == 0 ? ns : -1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
-}
-
 static void fmt_ns(char *out, size_t cap, double ns)
 {
   if (ns >= 10000)
@@ -351,7 +334,7 @@ static void row(const char *name, size_t len, enum mode mode, long n, int rounds
   }
   double med[8];
   for (int i = 0; i < np; i++)
-    med[i] = median(t[i], rounds);
+    med[i] = bench_median(t[i], rounds);
   char s[32];
   fmt_ns(s, sizeof s, med[0]);
   printf("%-14s msg=%-6zu %-4s shoal=%s", name, len, mode == TPUT ? "/msg" : "/rt", s);
@@ -361,7 +344,7 @@ static void row(const char *name, size_t len, enum mode mode, long n, int rounds
   }
   if (python) {
     if (py_ok) {
-      double pm = median(py, rounds);
+      double pm = bench_median(py, rounds);
       fmt_ns(s, sizeof s, pm);
       printf("  py_pipe=%s (%.2fx)", s, pm / med[0]);
     } else {

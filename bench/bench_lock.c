@@ -48,6 +48,8 @@
 
 #include <shoal.h>
 
+#include "bench_common.h"
+
 #define UNCONTENDED_PAIRS 10000000L /* per round and peer */
 #define CONTENDED_PER_PROC 5000000L /* increments per process */
 #define CONTENDED_PROCS 2
@@ -129,13 +131,6 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------- peers -- */
 
 /* One acquire/release pair per peer, inlined into each loop so that no peer
@@ -186,12 +181,12 @@ static uint64_t now_ns(void)
 #define DEFINE_PEER(p)                                                                             \
   static __attribute__((noinline)) uint64_t uncontended_##p(long n)                                \
   {                                                                                                \
-    uint64_t t0 = now_ns();                                                                        \
+    uint64_t t0 = bench_now_ns();                                                                        \
     for (long i = 0; i < n; i++) {                                                                 \
       LOCK_##p();                                                                                  \
       UNLOCK_##p();                                                                                \
     }                                                                                              \
-    return now_ns() - t0;                                                                          \
+    return bench_now_ns() - t0;                                                                          \
   }                                                                                                \
   static __attribute__((noinline)) void contended_##p(long n, int me)                              \
   {                                                                                                \
@@ -311,9 +306,9 @@ static struct contended_result run_contended(enum peer p, long per_proc)
       atomic_fetch_add(&sh->ready, 1);
       while (!atomic_load_explicit(&sh->go, memory_order_acquire))
         cpu_relax();
-      sh->t_start[i] = now_ns();
+      sh->t_start[i] = bench_now_ns();
       run_contended_loop(p, per_proc - 1, i);
-      sh->t_end[i] = now_ns();
+      sh->t_end[i] = bench_now_ns();
       _exit(0);
     }
   }
@@ -462,32 +457,13 @@ static struct py_result run_python(long n_unc, long n_con_per_proc, bool *missin
 
 /* ------------------------------------------------------------- report -- */
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-struct stat3 {
-  double med, min, max;
-};
-
-static struct stat3 summarize(const double *v, int n)
-{
-  double s[MAX_ROUNDS];
-  memcpy(s, v, (size_t)n * sizeof *s);
-  qsort(s, (size_t)n, sizeof *s, cmp_double);
-  double med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  return (struct stat3){med, s[0], s[n - 1]};
-}
-
 static void fmt_ns(char *out, size_t len, double ns)
 {
   snprintf(out, len, ns < 100 ? "%.1fns" : "%.0fns", ns);
 }
 
 /* Prints one row: shoal first, then every peer with its ratio. */
-static void print_row(const char *label, const struct stat3 *st, const bool *have)
+static void print_row(const char *label, const struct bench_stat *st, const bool *have)
 {
   char b[32];
   fmt_ns(b, sizeof b, st[PEER_SHOAL].med);
@@ -504,7 +480,7 @@ static void print_row(const char *label, const struct stat3 *st, const bool *hav
   printf("\n");
 }
 
-static void print_spread(const struct stat3 *st, const bool *have, const char *extra_label,
+static void print_spread(const struct bench_stat *st, const bool *have, const char *extra_label,
                          const double *extra)
 {
   printf("  # min..max:");
@@ -646,14 +622,14 @@ int main(int argc, char **argv)
   if (py_missing)
     printf("# py_mp: %s not found, skipped\n", python_cmd());
 
-  struct stat3 su[PEER_N], sc[PEER_N];
+  struct bench_stat su[PEER_N], sc[PEER_N];
   double hmed[PEER_N];
   for (int p = 0; p < PEER_N; p++) {
     if (!have[p])
       continue;
-    su[p] = summarize(unc[p], rounds);
-    sc[p] = summarize(con[p], rounds);
-    hmed[p] = summarize(hand[p], rounds).med;
+    su[p] = bench_summarize(unc[p], rounds);
+    sc[p] = bench_summarize(con[p], rounds);
+    hmed[p] = bench_summarize(hand[p], rounds).med;
   }
 
   char label[64];

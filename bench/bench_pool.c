@@ -40,6 +40,8 @@
 
 #include <shoal.h>
 
+#include "bench_common.h"
+
 #define WORKERS 2
 #define MAX_ROUNDS 21
 
@@ -65,13 +67,6 @@ static void die(const char *fmt, ...)
   fputc('\n', stderr);
   va_end(ap);
   exit(1);
-}
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- tasks ---- */
@@ -109,10 +104,10 @@ static double shoal_map(long n, size_t chunksize)
   for (long i = 0; i < n; i++)
     xs[i] = i;
   shoal_future *f;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int rc = shoal_pool_map(pool, echo, SHOAL_ITEMS_ARRAY(xs, sizeof *xs, (size_t)n),
                           &(shoal_map_opts){.chunksize = chunksize}, &f, SHOAL_FOREVER);
-  double dt = now_s() - t0;
+  double dt = bench_now_s() - t0;
   if (rc)
     die("shoal map: %s", shoal_err_name(rc));
   for (long i = 0; i < n; i += 997) {
@@ -128,7 +123,7 @@ static double shoal_map(long n, size_t chunksize)
 static double shoal_submit(long n)
 {
   shoal_future **fs = malloc((size_t)n * sizeof *fs);
-  double t0 = now_s();
+  double t0 = bench_now_s();
   for (long i = 0; i < n; i++)
     if (shoal_pool_submit(pool, echo, &i, sizeof i, &fs[i]))
       die("shoal submit");
@@ -137,7 +132,7 @@ static double shoal_submit(long n)
     if (shoal_future_result(fs[i], &b, NULL, SHOAL_FOREVER) || *(const long *)b != i)
       die("shoal submit: wrong result at %ld", i);
   }
-  double dt = now_s() - t0;
+  double dt = bench_now_s() - t0;
   for (long i = 0; i < n; i++)
     shoal_future_destroy(fs[i]);
   free(fs);
@@ -146,12 +141,12 @@ static double shoal_submit(long n)
 
 static double serial_cpu(void)
 {
-  double t0 = now_s();
+  double t0 = bench_now_s();
   volatile uint64_t sink = 0;
   for (uint64_t i = 0; i < CPU_TASKS; i++)
     sink += cpu_work(i, CPU_ITERS);
   (void)sink;
-  return now_s() - t0;
+  return bench_now_s() - t0;
 }
 
 static double shoal_cpu(void)
@@ -160,10 +155,10 @@ static double shoal_cpu(void)
   for (uint64_t i = 0; i < CPU_TASKS; i++)
     seeds[i] = i;
   shoal_future *f;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int rc = shoal_pool_map(pool, cpu_task, SHOAL_ITEMS_ARRAY(seeds, sizeof *seeds, CPU_TASKS),
                           &(shoal_map_opts){.chunksize = 1}, &f, SHOAL_FOREVER);
-  double dt = now_s() - t0;
+  double dt = bench_now_s() - t0;
   if (rc)
     die("shoal cpu map: %s", shoal_err_name(rc));
   shoal_future_destroy(f);
@@ -243,7 +238,7 @@ static double farm(long n, long chunk, bool cpu)
   }
   long *buf = malloc((size_t)(chunk + 1) * sizeof *buf);
   long next = 0, got = 0, inflight[WORKERS] = {0};
-  double t0 = now_s();
+  double t0 = bench_now_s();
   while (got < n) {
     for (int w = 0; w < WORKERS; w++) {
       while (inflight[w] < 2 && next < n) {
@@ -273,7 +268,7 @@ static double farm(long n, long chunk, bool cpu)
       inflight[w]--;
     }
   }
-  double dt = now_s() - t0;
+  double dt = bench_now_s() - t0;
   for (int w = 0; w < WORKERS; w++) {
     long zero = 0;
     write_full(to[w][1], &zero, sizeof zero);
@@ -367,17 +362,6 @@ static double python(const char *mode, long n)
 enum { C_CS1, C_CS1000, C_SUBMIT, C_CPU, NCASES };
 enum { P_SHOAL, P_PY, P_FARM, NPEERS };
 
-static double median(double *v, int n)
-{
-  for (int i = 1; i < n; i++)
-    for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-      double t = v[j];
-      v[j] = v[j - 1];
-      v[j - 1] = t;
-    }
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void peer(const char *name, double shoal, double v)
 {
   if (v <= 0) {
@@ -468,7 +452,7 @@ int main(int argc, char **argv)
   double m[NCASES][NPEERS];
   for (int c = 0; c < NCASES; c++)
     for (int p = 0; p < NPEERS; p++)
-      m[c][p] = median(v[c][p], rounds);
+      m[c][p] = bench_median(v[c][p], rounds);
   const char *names[] = {"map_cs1", "map_cs1000", "submit"};
   const char *pynames[] = {"py_pool", "py_pool", "py_executor"};
   for (int c = 0; c < C_CPU; c++) {

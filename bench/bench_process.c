@@ -38,6 +38,8 @@
 
 #include <shoal.h>
 
+#include "bench_common.h"
+
 #define DEFAULT_ROUNDS 5
 #define MAX_ROUNDS 51
 #define FORK_N 300
@@ -66,13 +68,6 @@ static void die(const char *fmt, ...)
   exit(1);
 }
 
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int nothing(void *args, size_t len)
 {
   (void)args;
@@ -95,7 +90,7 @@ static void *empty_pthread(void *arg)
 static double shoal_procs(int method, int n)
 {
   shoal_process_opts o = {.start_method = method};
-  uint64_t t0 = now_ns();
+  uint64_t t0 = bench_now_ns();
   for (int i = 0; i < n; i++) {
     shoal_process *p;
     int rc, code = -1;
@@ -106,12 +101,12 @@ static double shoal_procs(int method, int n)
       die("shoal child exited with %d", code);
     shoal_process_destroy(p);
   }
-  return (double)(now_ns() - t0) / n;
+  return (double)(bench_now_ns() - t0) / n;
 }
 
 static double raw_fork(int n)
 {
-  uint64_t t0 = now_ns();
+  uint64_t t0 = bench_now_ns();
   for (int i = 0; i < n; i++) {
     pid_t pid = fork();
     if (pid < 0)
@@ -125,13 +120,13 @@ static double raw_fork(int n)
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
       die("forked child failed: 0x%x", st);
   }
-  return (double)(now_ns() - t0) / n;
+  return (double)(bench_now_ns() - t0) / n;
 }
 
 static double raw_posix_spawn(int n)
 {
   char *argv[] = {"bench_process", "--exit", NULL};
-  uint64_t t0 = now_ns();
+  uint64_t t0 = bench_now_ns();
   for (int i = 0; i < n; i++) {
     pid_t pid;
     int rc = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
@@ -144,12 +139,12 @@ static double raw_posix_spawn(int n)
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
       die("spawned child failed: 0x%x", st);
   }
-  return (double)(now_ns() - t0) / n;
+  return (double)(bench_now_ns() - t0) / n;
 }
 
 static double shoal_threads(int n)
 {
-  uint64_t t0 = now_ns();
+  uint64_t t0 = bench_now_ns();
   for (int i = 0; i < n; i++) {
     shoal_thread *t;
     int rc;
@@ -158,12 +153,12 @@ static double shoal_threads(int n)
       die("shoal thread: %s", shoal_err_name(rc));
     shoal_thread_destroy(t);
   }
-  return (double)(now_ns() - t0) / n;
+  return (double)(bench_now_ns() - t0) / n;
 }
 
 static double raw_pthreads(int n)
 {
-  uint64_t t0 = now_ns();
+  uint64_t t0 = bench_now_ns();
   for (int i = 0; i < n; i++) {
     pthread_t t;
     int rc = pthread_create(&t, NULL, empty_pthread, NULL);
@@ -171,7 +166,7 @@ static double raw_pthreads(int n)
       die("pthread_create: %s", strerror(rc));
     pthread_join(t, NULL);
   }
-  return (double)(now_ns() - t0) / n;
+  return (double)(bench_now_ns() - t0) / n;
 }
 
 /* ------------------------------------------------------------ python -- */
@@ -242,20 +237,6 @@ static double python_procs(const char *method, int n)
 }
 
 /* ------------------------------------------------------------ report -- */
-
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-  double s[MAX_ROUNDS];
-  memcpy(s, v, (size_t)n * sizeof *s);
-  qsort(s, (size_t)n, sizeof *s, cmp_double);
-  return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 static void print_peer(const char *name, double peer_ns, double shoal_ns)
 {
@@ -345,7 +326,7 @@ int main(int argc, char **argv)
 
   double m[C_N];
   for (int c = 0; c < C_N; c++)
-    m[c] = have_py || (c != C_PY_FORK && c != C_PY_SPAWN) ? median(v[c], rounds) : -1;
+    m[c] = have_py || (c != C_PY_FORK && c != C_PY_SPAWN) ? bench_median(v[c], rounds) : -1;
   if (!have_py)
     printf("# python: %s not found, skipped\n", python_cmd());
 

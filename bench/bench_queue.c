@@ -98,6 +98,8 @@
 
 #include <shoal.h>
 
+#include "bench_common.h"
+
 #define MSG 64                       /* bytes in a small message */
 #define BATCH 64                     /* messages in a batch */
 #define MAXP 2                       /* producers (and consumers) at most */
@@ -185,13 +187,6 @@ static void die(const char *fmt, ...)
   kill_kids();
   fflush(stdout);
   exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static inline void cpu_relax(void)
@@ -518,10 +513,10 @@ INLINE void drive_ping(send_fn send, recv_fn recv, const struct runcfg *rc)
   struct msg64 m, r;
   for (long i = -RTT_WARM; i < rc->n; i++) {
     msg_make(&m, (uint64_t)(i + RTT_WARM), 0);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     send(CH_PING, &m, MSG);
     size_t len = recv(CH_PONG, &r, sizeof r);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     if (len != MSG || memcmp(&m, &r, MSG) != 0)
       die("round trip %ld: the pong differs from the ping", i);
     if (i >= 0)
@@ -1557,7 +1552,7 @@ static void child_main(const struct peer *p, const struct runcfg *rc, enum role 
   futex_wait_set(&ctl->go);
 
   if (role == ROLE_PROD) {
-    ctl->t_start[id] = now_ns();
+    ctl->t_start[id] = bench_now_ns();
     if (rc->mode == M_TPUT)
       p->tput_prod(rc, id);
     else if (rc->mode == M_RTT)
@@ -1565,19 +1560,19 @@ static void child_main(const struct peer *p, const struct runcfg *rc, enum role 
     else
       p->bw_prod(rc);
     if (!p->bw_cons && rc->mode == M_BW) /* memcpy: one process */
-      ctl->t_end[0] = now_ns();
+      ctl->t_end[0] = bench_now_ns();
   } else {
     if (rc->mode == M_TPUT) {
       struct vstate v = {.nprod = rc->nprod, .exact = rc->nprod == 1 && rc->ncons == 1};
       p->tput_cons(rc, id, &v);
-      ctl->t_end[id] = now_ns();
+      ctl->t_end[id] = bench_now_ns();
       ctl->count[id] = v.count;
       ctl->sum[id] = v.sum;
     } else if (rc->mode == M_RTT) {
       p->pong(rc);
     } else {
       p->bw_cons(rc);
-      ctl->t_end[id] = now_ns();
+      ctl->t_end[id] = bench_now_ns();
     }
   }
   if (role == ROLE_CONS)
@@ -1655,7 +1650,7 @@ static struct measure run_c(const struct peer *p, const struct runcfg *rc)
         break;
       nanosleep(&(struct timespec){0, 200000}, NULL);
     }
-    parent_end = now_ns();
+    parent_end = bench_now_ns();
     atomic_store(&ctl->done, 1);
   }
 
@@ -1917,25 +1912,6 @@ static void calibrate(enum case_id c, int p, bool pin)
 
 /* ------------------------------------------------------------ report -- */
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-struct stat3 {
-  double med, min, max;
-};
-
-static struct stat3 summarize(const double *v, int n)
-{
-  double s[MAX_ROUNDS];
-  memcpy(s, v, (size_t)n * sizeof *s);
-  qsort(s, (size_t)n, sizeof *s, cmp_double);
-  double med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  return (struct stat3){med, s[0], s[n - 1]};
-}
-
 static void fmt_value(char *out, size_t len, enum mode mode, double v)
 {
   if (mode == M_TPUT)
@@ -1946,7 +1922,7 @@ static void fmt_value(char *out, size_t len, enum mode mode, double v)
     snprintf(out, len, v >= 1e4 ? "%.1fus" : "%.2fus", v / 1e3);
 }
 
-static struct stat3 st_med[C_N][P_N], st_p99[C_N][P_N];
+static struct bench_stat st_med[C_N][P_N], st_p99[C_N][P_N];
 
 /* shoal is better by this factor (above 1: shoal faster). */
 static double ratio(enum mode mode, double shoal, double peer)
@@ -1966,8 +1942,8 @@ static void print_case(enum case_id c, int rounds)
       v[r] = res[c][p][r].v;
       w[r] = res[c][p][r].p99;
     }
-    st_med[c][p] = summarize(v, rounds);
-    st_p99[c][p] = summarize(w, rounds);
+    st_med[c][p] = bench_summarize(v, rounds);
+    st_p99[c][p] = bench_summarize(w, rounds);
   }
   if (!have[c][P_SHOAL]) {
     printf("%-40s shoal=n/a\n", d->label);
@@ -2270,7 +2246,7 @@ int main(int argc, char **argv)
       printf("#   %-15s %s\n", peers[p].name, peers[p].note);
 
   struct cpu_snap snap0 = cpu_snap();
-  uint64_t wall0 = now_ns();
+  uint64_t wall0 = bench_now_ns();
   /* Calibration (and warm-up): counts per case and peer. */
   for (int c = 0; c < C_N; c++) {
     if (!run_case[c])
@@ -2305,7 +2281,7 @@ int main(int argc, char **argv)
       print_case((enum case_id)c, rounds);
   printf("# every message verified (contents, order per producer, counts, sequence sums)\n");
   struct cpu_snap snap1 = cpu_snap();
-  print_noise(&snap0, &snap1, (double)(now_ns() - wall0) / 1e9);
+  print_noise(&snap0, &snap1, (double)(bench_now_ns() - wall0) / 1e9);
   print_goals(run_case);
   return 0;
 }

@@ -45,6 +45,8 @@
 
 #include <shoal.h>
 
+#include "bench_common.h"
+
 #define KEYS 10000
 #define KLEN 16
 #define VLEN 32
@@ -65,13 +67,6 @@ static void die(const char *fmt, ...)
   va_end(ap);
   fflush(stdout);
   exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* The keys, made once: the loops measure the maps, not snprintf. */
@@ -253,9 +248,9 @@ static uint64_t run_procs(int procs, void (*fn)(int me, void *arg), void *arg)
       atomic_fetch_add(&tm->ready, 1);
       while (!atomic_load(&tm->go))
         ;
-      tm->start[i] = now_ns();
+      tm->start[i] = bench_now_ns();
       fn(i, arg);
-      tm->end[i] = now_ns();
+      tm->end[i] = bench_now_ns();
       _exit(0);
     }
   }
@@ -416,18 +411,6 @@ static double py_case(const char *mode, long n, int procs)
 
 /* ---------------------------------------------------------- reporting -- */
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
-}
-
 static void row(const char *name, const char *const *peers, int npeers, double *ns)
 {
   printf("%-20s %s=%.1f ns (%.2f Mops/s)", name, peers[0], ns[0], 1e3 / ns[0]);
@@ -489,7 +472,7 @@ int main(int argc, char **argv)
       }
     }
     for (int p = 0; p < D_N; p++)
-      med[p] = p == D_PY && py_missing ? -1 : median(v[p], rounds);
+      med[p] = p == D_PY && py_missing ? -1 : bench_median(v[p], rounds);
     row(dcases[c].name, dpeer_name, D_N, med);
   }
   shoal_dict_destroy(dict);
@@ -517,7 +500,7 @@ int main(int argc, char **argv)
       }
     }
     for (int p = 0; p < V_N; p++)
-      med[p] = p == V_PY && py_missing ? -1 : median(v[p], rounds);
+      med[p] = p == V_PY && py_missing ? -1 : bench_median(v[p], rounds);
     row(vcases[c].name, vpeer_name, V_N, med);
   }
   shoal_value_destroy(val);
