@@ -472,24 +472,32 @@ out:
   return rc;
 }
 
+/* With p->mu held: SHOAL_ECLOSED, SHOAL_EPERM (another process's child), or
+ * whether the child has ended (1) or not (0: still running, or, with
+ * *started false, never started), collecting its status when it has. */
+static int ended_locked(shoal_process *p, bool *started)
+{
+  *started = p->phase != P_CREATED;
+  if (p->phase == P_CLOSED)
+    return SHOAL_ECLOSED;
+  if (!*started)
+    return 0;
+  if (foreign(p))
+    return SHOAL_EPERM;
+  return p->kind == PK_PARENT ? parent_ended_locked(p) : collect_locked(p);
+}
+
 int shoal_process_is_alive(shoal_process *p)
 {
   if (!p)
     return SHOAL_EINVAL;
   if (p->kind == PK_SELF)
     return 1;
+  bool started;
   pthread_mutex_lock(&p->mu);
-  int rc;
-  if (p->phase == P_CLOSED)
-    rc = SHOAL_ECLOSED;
-  else if (p->phase == P_CREATED)
-    rc = 0;
-  else if (foreign(p))
-    rc = SHOAL_EPERM;
-  else
-    rc = p->kind == PK_PARENT ? !parent_ended_locked(p) : !collect_locked(p);
+  int rc = ended_locked(p, &started);
   pthread_mutex_unlock(&p->mu);
-  return rc;
+  return rc < 0 ? rc : started && !rc;
 }
 
 int shoal_process_exitcode(shoal_process *p, int *code)
@@ -498,15 +506,10 @@ int shoal_process_exitcode(shoal_process *p, int *code)
     return SHOAL_EINVAL;
   if (p->kind == PK_SELF)
     return 0;
+  bool started;
   pthread_mutex_lock(&p->mu);
-  int rc;
-  if (p->phase == P_CLOSED)
-    rc = SHOAL_ECLOSED;
-  else if (p->phase == P_CREATED)
-    rc = 0;
-  else if (foreign(p))
-    rc = SHOAL_EPERM;
-  else if ((rc = p->kind == PK_PARENT ? parent_ended_locked(p) : collect_locked(p)))
+  int rc = ended_locked(p, &started);
+  if (rc == 1)
     *code = p->exitcode;
   pthread_mutex_unlock(&p->mu);
   return rc;

@@ -227,6 +227,14 @@ int shoal__fq_repair_pending(int dfd);
 bool shoal__fq_segment_blank(int dfd, uint64_t seg);
 void shoal__fileq_close(shoal_queue *q);
 
+// ops.c
+// shoal__fq_take takes robust lock l of the control file (put_lock or
+// get_lock) without a deadline; when its holder died holding it, recover
+// repairs what the holder left half done before the lock is marked
+// consistent.  Returns 0, or the lockword's error (SHOAL_ENOTRECOVERABLE).
+int shoal__fq_take(struct shoal__fileq *f, struct shoal__lockword *l,
+                   void (*recover)(struct shoal__fileq *f));
+
 // put.c
 int shoal__fq_put(shoal_queue *q, const struct iovec *msgs, size_t n, shoal_duration timeout);
 int shoal__fq_lock_put(struct shoal__fileq *f);

@@ -78,14 +78,7 @@ static void recover_get(struct shoal__fileq *f)
 
 int shoal__fq_lock_get(struct shoal__fileq *f)
 {
-  struct fq_ctl *c = f->c;
-  int rc = shoal__lockword_acquire(&c->get_lock, shoal__plat_stamp(), SHOAL_FOREVER);
-  if (rc == SHOAL_EOWNERDEAD) {
-    recover_get(f);
-    shoal__lockword_consistent(&c->get_lock);
-    rc = 0;
-  }
-  return rc;
+  return shoal__fq_take(f, &f->c->get_lock, recover_get);
 }
 
 static void unlock_get(struct shoal__fileq *f)

@@ -6,6 +6,18 @@
 
 #include "backend/file/fileq.h"
 
+int shoal__fq_take(struct shoal__fileq *f, struct shoal__lockword *l,
+                   void (*recover)(struct shoal__fileq *f))
+{
+  int rc = shoal__lockword_acquire(l, shoal__plat_stamp(), SHOAL_FOREVER);
+  if (rc == SHOAL_EOWNERDEAD) {
+    recover(f);
+    shoal__lockword_consistent(l);
+    rc = 0;
+  }
+  return rc;
+}
+
 static uint64_t depth(struct fq_ctl *c)
 {
   return atomic_load(&c->next_seq) - atomic_load(&c->r_seq) + atomic_load(&c->pending);

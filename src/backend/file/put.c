@@ -52,14 +52,7 @@ static void recover_put(struct shoal__fileq *f)
 
 int shoal__fq_lock_put(struct shoal__fileq *f)
 {
-  struct fq_ctl *c = f->c;
-  int rc = shoal__lockword_acquire(&c->put_lock, shoal__plat_stamp(), SHOAL_FOREVER);
-  if (rc == SHOAL_EOWNERDEAD) {
-    recover_put(f);
-    shoal__lockword_consistent(&c->put_lock);
-    rc = 0;
-  }
-  return rc;
+  return shoal__fq_take(f, &f->c->put_lock, recover_put);
 }
 
 static void unlock_put(struct shoal__fileq *f)
