@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Queue: Python's _TestQueue behaviours in C terms (bounded queue, timeouts,
-// FIFO across fork, qsize, shutdown, JoinableQueue), the priority and LIFO
-// faces, message sizes, batches, zero copy, readiness fds, named queues and
-// bad input.
+// Queue: what is particular to the shared-memory queue — the priority and
+// LIFO faces, message sizes against the ring's capacity, zero copy,
+// readiness fds, named queues and bad input.  Python's _TestQueue behaviours
+// (bounded queue, timeouts, FIFO across fork, qsize, shutdown,
+// JoinableQueue, batches) are written once in
+// test/backend/test_fileq_semantics.c and run there against this queue and
+// the file queue alike.
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,115 +31,6 @@ static void get_expect(shoal_queue *qq, const char *want)
   SH_ASSERT_OK(shoal_queue_get(qq, buf, &len, SHOAL_SEC(5)));
   cr_assert(len == strlen(want) && memcmp(buf, want, len) == 0, "got \"%.*s\", expected \"%s\"",
             (int)len, buf, want);
-}
-
-/* ---- Python's _TestQueue ---------------------------------------------------- */
-
-SH_TEST(queue_threads, bounded_put_get_and_timeouts)
-{
-  SH_ASSERT_OK(shoal_queue_create(&q, &(shoal_queue_opts){.maxsize = 6}));
-  SH_ASSERT_RC(shoal_queue_empty(q), 1);
-  SH_ASSERT_RC(shoal_queue_full(q), 0);
-  SH_ASSERT_OK(shoal_queue_put(q, "1", 1, SHOAL_FOREVER));
-  SH_ASSERT_OK(shoal_queue_put(q, "2", 1, SHOAL_SEC(1)));
-  SH_ASSERT_OK(shoal_queue_put(q, "3", 1, SHOAL_NOWAIT));
-  SH_ASSERT_OK(shoal_queue_put(q, "4", 1, SHOAL_MSEC(100)));
-  SH_ASSERT_OK(shoal_queue_put(q, "5", 1, SHOAL_FOREVER));
-  SH_ASSERT_OK(shoal_queue_put(q, "6", 1, SHOAL_NOWAIT));
-  SH_ASSERT_RC(shoal_queue_empty(q), 0);
-  SH_ASSERT_RC(shoal_queue_full(q), 1);
-  uint64_t t0 = sh_now();
-  SH_ASSERT_ERR(shoal_queue_put(q, "7", 1, SHOAL_NOWAIT), SHOAL_EAGAIN);
-  SH_ASSERT_QUICK(t0);
-  t0 = sh_now();
-  SH_ASSERT_ERR(shoal_queue_put(q, "7", 1, SHOAL_MSEC(100)), SHOAL_ETIMEDOUT);
-  SH_ASSERT_TOOK(t0, SHOAL_MSEC(100));
-  SH_ASSERT_RC(shoal_queue_qsize(q), 6);
-  get_expect(q, "1");
-  get_expect(q, "2");
-  get_expect(q, "3");
-  get_expect(q, "4");
-  get_expect(q, "5");
-  get_expect(q, "6");
-  SH_ASSERT_RC(shoal_queue_empty(q), 1);
-  char buf[8];
-  size_t len = sizeof buf;
-  t0 = sh_now();
-  SH_ASSERT_ERR(shoal_queue_get(q, buf, &len, SHOAL_NOWAIT), SHOAL_EAGAIN);
-  SH_ASSERT_QUICK(t0);
-  t0 = sh_now();
-  SH_ASSERT_ERR(shoal_queue_get(q, buf, &len, SHOAL_MSEC(100)), SHOAL_ETIMEDOUT);
-  SH_ASSERT_TOOK(t0, SHOAL_MSEC(100));
-  shoal_queue_destroy(q);
-}
-
-SH_TEST(queue_threads, qsize_counts)
-{
-  SH_ASSERT_OK(shoal_queue_create(&q, NULL));
-  SH_ASSERT_RC(shoal_queue_qsize(q), 0);
-  put_str(q, "a");
-  SH_ASSERT_RC(shoal_queue_qsize(q), 1);
-  put_str(q, "b");
-  SH_ASSERT_RC(shoal_queue_qsize(q), 2);
-  get_expect(q, "a");
-  SH_ASSERT_RC(shoal_queue_qsize(q), 1);
-  get_expect(q, "b");
-  SH_ASSERT_RC(shoal_queue_qsize(q), 0);
-  SH_ASSERT_RC(shoal_queue_full(q), 0); /* no maxsize: never full by count */
-  shoal_queue_destroy(q);
-}
-
-static void *delayed_get(void *arg)
-{
-  (void)arg;
-  sh_sleep_ms(50);
-  char buf[8];
-  size_t len = sizeof buf;
-  return (void *)(intptr_t)shoal_queue_get(q, buf, &len, SHOAL_SEC(5));
-}
-
-SH_TEST(queue_threads, blocked_put_resumes_when_consumer_takes)
-{
-  pthread_t t;
-  void *rc;
-  SH_ASSERT_OK(shoal_queue_create(&q, &(shoal_queue_opts){.maxsize = 1}));
-  put_str(q, "x");
-  pthread_create(&t, NULL, delayed_get, NULL);
-  SH_ASSERT_OK(shoal_queue_put(q, "y", 1, SHOAL_SEC(5)));
-  pthread_join(t, &rc);
-  SH_ASSERT_OK((int)(intptr_t)rc);
-  get_expect(q, "y");
-  shoal_queue_destroy(q);
-}
-
-static int child_puts_10_to_19(void *arg)
-{
-  (void)arg;
-  for (int i = 10; i < 20; i++) {
-    char b[8];
-    int n = snprintf(b, sizeof b, "%d", i);
-    if (shoal_queue_put(q, b, (size_t)n, SHOAL_SEC(5)) != 0)
-      return 1;
-  }
-  return 0;
-}
-
-SH_TEST(queue_fork, parent_and_child_items_arrive_in_order)
-{
-  SH_ASSERT_OK(shoal_queue_create(&q, NULL));
-  for (int i = 0; i < 10; i++) {
-    char b[8];
-    snprintf(b, sizeof b, "%d", i);
-    put_str(q, b);
-  }
-  cr_assert_eq(sh_wait(sh_fork(child_puts_10_to_19, NULL), 10000), 0);
-  for (int i = 0; i < 20; i++) {
-    char b[8];
-    snprintf(b, sizeof b, "%d", i);
-    get_expect(q, b);
-  }
-  SH_ASSERT_RC(shoal_queue_empty(q), 1);
-  shoal_queue_destroy(q);
 }
 
 /* ---- message sizes ---------------------------------------------------------- */
@@ -190,139 +84,7 @@ SH_TEST(queue_threads, sizes_empty_large_too_big_too_small)
 
 /* ---- shutdown ---------------------------------------------------------------- */
 
-SH_TEST(queue_threads, shutdown_empty_and_non_empty)
-{
-  char buf[8];
-  size_t len = sizeof buf;
-  SH_ASSERT_OK(shoal_queue_create(&q, NULL));
-  SH_ASSERT_RC(shoal_queue_shutdown(q, 0), 0);
-  SH_ASSERT_RC(shoal_queue_qsize(q), 0);
-  SH_ASSERT_ERR(shoal_queue_put(q, "a", 1, SHOAL_NOWAIT), SHOAL_ECLOSED);
-  SH_ASSERT_ERR(shoal_queue_put(q, "a", 1, SHOAL_FOREVER), SHOAL_ECLOSED);
-  SH_ASSERT_ERR(shoal_queue_get(q, buf, &len, SHOAL_NOWAIT), SHOAL_ECLOSED);
-  SH_ASSERT_ERR(shoal_queue_get(q, buf, &len, SHOAL_FOREVER), SHOAL_ECLOSED);
-  SH_ASSERT_RC(shoal_queue_shutdown(q, 0), 0); /* twice is fine */
-  shoal_queue_destroy(q);
-
-  SH_ASSERT_OK(shoal_queue_create(&q, NULL));
-  put_str(q, "left");
-  SH_ASSERT_RC(shoal_queue_shutdown(q, 0), 0);
-  get_expect(q, "left");
-  SH_ASSERT_ERR(shoal_queue_get(q, buf, &len, SHOAL_FOREVER), SHOAL_ECLOSED);
-  shoal_queue_destroy(q);
-
-  SH_ASSERT_OK(shoal_queue_create(&q, NULL));
-  put_str(q, "a");
-  put_str(q, "b");
-  put_str(q, "c");
-  SH_ASSERT_RC(shoal_queue_shutdown(q, 1), 3);
-  SH_ASSERT_RC(shoal_queue_qsize(q), 0);
-  SH_ASSERT_ERR(shoal_queue_get(q, buf, &len, SHOAL_NOWAIT), SHOAL_ECLOSED);
-  shoal_queue_info st;
-  SH_ASSERT_OK(shoal_queue_stats(q, &st));
-  cr_assert_eq(st.discarded, 3);
-  shoal_queue_destroy(q);
-}
-
-static int child_blocked_get(void *arg)
-{
-  (void)arg;
-  char buf[8];
-  size_t len = sizeof buf;
-  return shoal_queue_get(q, buf, &len, SHOAL_SEC(10)) == SHOAL_ECLOSED ? 0 : 1;
-}
-
-static int child_blocked_put(void *arg)
-{
-  (void)arg;
-  return shoal_queue_put(q, "z", 1, SHOAL_SEC(10)) == SHOAL_ECLOSED ? 0 : 1;
-}
-
-SH_TEST(queue_fork, shutdown_wakes_blocked_processes)
-{
-  SH_ASSERT_OK(shoal_queue_create(&q, NULL));
-  pid_t g = sh_fork(child_blocked_get, NULL);
-  sh_sleep_ms(50);
-  uint64_t t0 = sh_now();
-  SH_ASSERT_RC(shoal_queue_shutdown(q, 0), 0);
-  cr_assert_eq(sh_wait(g, 5000), 0);
-  cr_assert(sh_now() - t0 < 1000000000u);
-  shoal_queue_destroy(q);
-
-  SH_ASSERT_OK(shoal_queue_create(&q, &(shoal_queue_opts){.maxsize = 1}));
-  put_str(q, "full");
-  pid_t p = sh_fork(child_blocked_put, NULL);
-  sh_sleep_ms(50);
-  SH_ASSERT_RC(shoal_queue_shutdown(q, 1), 1);
-  cr_assert_eq(sh_wait(p, 5000), 0);
-  shoal_queue_destroy(q);
-}
-
 /* ---- JoinableQueue ------------------------------------------------------------- */
-
-static int worker_task_done(void *arg)
-{
-  (void)arg;
-  char buf[16];
-  for (;;) {
-    size_t len = sizeof buf;
-    int rc = shoal_queue_get(q, buf, &len, SHOAL_SEC(10));
-    if (rc)
-      return 1;
-    if (len == 4 && !memcmp(buf, "stop", 4))
-      return shoal_queue_task_done(q) == 0 ? 0 : 2;
-    sh_sleep_ms(1);
-    if (shoal_queue_task_done(q) != 0)
-      return 3;
-  }
-}
-
-SH_TEST(queue_fork, joinable_four_workers)
-{
-  pid_t w[4];
-  SH_ASSERT_OK(shoal_queue_create(&q, &(shoal_queue_opts){.flags = SHOAL_QUEUE_JOINABLE}));
-  SH_ASSERT_OK(shoal_queue_join(q, SHOAL_NOWAIT)); /* nothing unfinished */
-  for (int i = 0; i < 4; i++)
-    w[i] = sh_fork(worker_task_done, NULL);
-  for (int i = 0; i < 40; i++)
-    put_str(q, "job");
-  SH_ASSERT_OK(shoal_queue_join(q, SHOAL_SEC(10)));
-  SH_ASSERT_RC(shoal_queue_empty(q), 1);
-  for (int i = 0; i < 4; i++)
-    put_str(q, "stop");
-  for (int i = 0; i < 4; i++)
-    cr_assert_eq(sh_wait(w[i], 10000), 0);
-  SH_ASSERT_OK(shoal_queue_join(q, SHOAL_SEC(5)));
-  SH_ASSERT_ERR(shoal_queue_task_done(q), SHOAL_EOVERRELEASE);
-  shoal_queue_destroy(q);
-}
-
-SH_TEST(queue_threads, join_timeouts_and_immediate_shutdown)
-{
-  char buf[8];
-  size_t len = sizeof buf;
-  SH_ASSERT_OK(shoal_queue_create(&q, &(shoal_queue_opts){.flags = SHOAL_QUEUE_JOINABLE}));
-  put_str(q, "a");
-  put_str(q, "b");
-  uint64_t t0 = sh_now();
-  SH_ASSERT_ERR(shoal_queue_join(q, SHOAL_NOWAIT), SHOAL_EAGAIN);
-  SH_ASSERT_ERR(shoal_queue_join(q, SHOAL_MSEC(100)), SHOAL_ETIMEDOUT);
-  SH_ASSERT_TOOK(t0, SHOAL_MSEC(100));
-  /* One taken but not done, one left: immediate shutdown drops the one left;
-   * join still waits for the taken one. */
-  SH_ASSERT_OK(shoal_queue_get(q, buf, &len, SHOAL_NOWAIT));
-  SH_ASSERT_RC(shoal_queue_shutdown(q, 1), 1);
-  SH_ASSERT_ERR(shoal_queue_join(q, SHOAL_MSEC(50)), SHOAL_ETIMEDOUT);
-  SH_ASSERT_OK(shoal_queue_task_done(q));
-  SH_ASSERT_OK(shoal_queue_join(q, SHOAL_NOWAIT));
-  SH_ASSERT_ERR(shoal_queue_task_done(q), SHOAL_EOVERRELEASE);
-  shoal_queue_destroy(q);
-  /* Not joinable: task_done and join are refused. */
-  SH_ASSERT_OK(shoal_queue_create(&q, NULL));
-  SH_ASSERT_ERR(shoal_queue_task_done(q), SHOAL_EINVAL);
-  SH_ASSERT_ERR(shoal_queue_join(q, SHOAL_NOWAIT), SHOAL_EINVAL);
-  shoal_queue_destroy(q);
-}
 
 /* ---- priority and LIFO ---------------------------------------------------------- */
 
@@ -410,29 +172,6 @@ SH_TEST(queue_threads, lifo_order)
 }
 
 /* ---- batches and zero copy ------------------------------------------------------ */
-
-SH_TEST(queue_threads, put_many_get_many)
-{
-  SH_ASSERT_OK(shoal_queue_create(&q, &(shoal_queue_opts){.maxsize = 5}));
-  struct iovec v[8];
-  char text[8][4];
-  for (int i = 0; i < 8; i++) {
-    snprintf(text[i], sizeof text[i], "m%d", i);
-    v[i] = (struct iovec){text[i], strlen(text[i])};
-  }
-  SH_ASSERT_RC(shoal_queue_put_many(q, v, 8, SHOAL_NOWAIT), 5); /* maxsize */
-  char buf[64];
-  size_t lens[8];
-  SH_ASSERT_RC(shoal_queue_get_many(q, buf, 5, lens, 8, SHOAL_NOWAIT), 2); /* buffer */
-  cr_assert(lens[0] == 2 && lens[1] == 2 && !memcmp(buf, "m0m1", 4));
-  SH_ASSERT_RC(shoal_queue_get_many(q, buf, sizeof buf, lens, 8, SHOAL_NOWAIT), 3);
-  cr_assert(!memcmp(buf, "m2m3m4", 6));
-  SH_ASSERT_ERR(shoal_queue_get_many(q, buf, sizeof buf, lens, 8, SHOAL_NOWAIT), SHOAL_EAGAIN);
-  put_str(q, "longer");
-  SH_ASSERT_ERR(shoal_queue_get_many(q, buf, 3, lens, 8, SHOAL_NOWAIT), SHOAL_EMSGSIZE);
-  cr_assert_eq(lens[0], 6);
-  shoal_queue_destroy(q);
-}
 
 #define MIB (1024 * 1024)
 
