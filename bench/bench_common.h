@@ -5,10 +5,14 @@
 #ifndef SHOAL_BENCH_COMMON_H
 #define SHOAL_BENCH_COMMON_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 // bench_now_ns / bench_now_s read the monotonic clock.
 static inline uint64_t bench_now_ns(void)
@@ -51,6 +55,52 @@ static inline struct bench_stat bench_summarize(const double *v, int n)
 static inline double bench_median(const double *v, int n)
 {
   return bench_summarize(v, n).med;
+}
+
+// bench_python names the Python peer's interpreter: $PYTHON, else python3.
+static inline const char *bench_python(void)
+{
+  const char *py = getenv("PYTHON");
+  return py && *py ? py : "python3";
+}
+
+// bench_run_capture runs argv (argv[0] looked up in PATH) with its stdout
+// going into buf (at most cap - 1 bytes, NUL-terminated), waits for it and
+// returns its wait status; exit status 127 means it could not be run (no
+// such program).  -1 when no process could be made.
+static inline int bench_run_capture(char *const argv[], char *buf, size_t cap)
+{
+  int fds[2];
+  if (pipe(fds) != 0)
+    return -1;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t len = 0;
+  ssize_t k;
+  while (len < cap - 1 &&
+         ((k = read(fds[0], buf + len, cap - 1 - len)) > 0 || (k < 0 && errno == EINTR)))
+    if (k > 0)
+      len += (size_t)k;
+  buf[len] = '\0';
+  close(fds[0]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  return st;
 }
 
 #endif

@@ -397,57 +397,27 @@ struct py_result {
   struct contended_result con;
 };
 
-static const char *python_cmd(void)
-{
-  const char *py = getenv("PYTHON");
-  return py && *py ? py : "python3";
-}
-
 /* Runs the script once.  ok=false with a note when there is no python3;
  * dies when python ran but failed (a wrong count must fail loudly). */
 static struct py_result run_python(long n_unc, long n_con_per_proc, bool *missing)
 {
   struct py_result r = {0};
-  int fds[2];
   char a1[32], a2[32], a3[32];
   snprintf(a1, sizeof a1, "%ld", n_unc);
   snprintf(a2, sizeof a2, "%ld", n_con_per_proc);
   snprintf(a3, sizeof a3, "%d", CONTENDED_PROCS);
 
-  if (pipe(fds) != 0)
-    die("pipe: %s", strerror(errno));
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  if (pid < 0)
-    die("fork: %s", strerror(errno));
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execlp(python_cmd(), python_cmd(), "-c", py_script, a1, a2, a3, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
   char buf[512];
-  size_t len = 0;
-  ssize_t k;
-  while (len < sizeof buf - 1 &&
-         ((k = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0 || (k < 0 && errno == EINTR)))
-    if (k > 0)
-      len += (size_t)k;
-  buf[len] = '\0';
-  close(fds[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR)
-      die("waitpid: %s", strerror(errno));
+  char *argv[] = {(char *)bench_python(), "-c", (char *)py_script, a1, a2, a3, NULL};
+  int st = bench_run_capture(argv, buf, sizeof buf);
+  if (st < 0)
+    die("cannot run %s: %s", bench_python(), strerror(errno));
   if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
     *missing = true;
     return r;
   }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    die("%s multiprocessing benchmark failed (status 0x%x); output: %s", python_cmd(), st, buf);
+    die("%s multiprocessing benchmark failed (status 0x%x); output: %s", bench_python(), st, buf);
   if (sscanf(buf, "uncontended_ns=%lf contended_ns=%lf handoffs_per_kop=%lf", &r.unc_ns,
              &r.con.ns_per_op, &r.con.handoffs_per_kop) != 3)
     die("cannot parse the python output: %s", buf);
@@ -620,7 +590,7 @@ int main(int argc, char **argv)
     }
   }
   if (py_missing)
-    printf("# py_mp: %s not found, skipped\n", python_cmd());
+    printf("# py_mp: %s not found, skipped\n", bench_python());
 
   struct bench_stat su[PEER_N], sc[PEER_N];
   double hmed[PEER_N];

@@ -327,16 +327,10 @@ static const char py_script[] =
     "            par = time.perf_counter() - t\n"
     "        print(serial / par)\n";
 
-static const char *python_cmd(void)
-{
-  const char *py = getenv("PYTHON");
-  return py && *py ? py : "python3";
-}
-
 static bool have_python(void)
 {
   char cmd[256];
-  snprintf(cmd, sizeof cmd, "%s -c 'import multiprocessing' >/dev/null 2>&1", python_cmd());
+  snprintf(cmd, sizeof cmd, "%s -c 'import multiprocessing' >/dev/null 2>&1", bench_python());
   return system(cmd) == 0;
 }
 
@@ -344,7 +338,7 @@ static bool have_python(void)
 static double python(const char *mode, long n)
 {
   char cmd[512];
-  snprintf(cmd, sizeof cmd, "%s %s %s %ld", python_cmd(), py_path, mode, n);
+  snprintf(cmd, sizeof cmd, "%s %s %s %ld", bench_python(), py_path, mode, n);
   FILE *p = popen(cmd, "r");
   if (!p)
     die("popen %s", cmd);

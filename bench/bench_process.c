@@ -190,44 +190,15 @@ static const char py_script[] =
 
 static char py_path[64];
 
-static const char *python_cmd(void)
-{
-  const char *py = getenv("PYTHON");
-  return py && *py ? py : "python3";
-}
-
 /* Returns ns per start+join, or -1 when there is no python. */
 static double python_procs(const char *method, int n)
 {
   char count[16], buf[256];
   snprintf(count, sizeof count, "%d", n);
-  int fds[2];
-  if (pipe(fds) != 0)
-    die("pipe: %s", strerror(errno));
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0)
-    die("fork: %s", strerror(errno));
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execlp(python_cmd(), python_cmd(), py_path, method, count, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t len = 0;
-  ssize_t k;
-  while (len < sizeof buf - 1 &&
-         ((k = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0 || (k < 0 && errno == EINTR)))
-    if (k > 0)
-      len += (size_t)k;
-  buf[len] = '\0';
-  close(fds[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR)
-      die("waitpid: %s", strerror(errno));
+  char *argv[] = {(char *)bench_python(), (char *)py_path, (char *)method, count, NULL};
+  int st = bench_run_capture(argv, buf, sizeof buf);
+  if (st < 0)
+    die("cannot run %s: %s", bench_python(), strerror(errno));
   if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
     return -1;
   double ns;
@@ -328,7 +299,7 @@ int main(int argc, char **argv)
   for (int c = 0; c < C_N; c++)
     m[c] = have_py || (c != C_PY_FORK && c != C_PY_SPAWN) ? bench_median(v[c], rounds) : -1;
   if (!have_py)
-    printf("# python: %s not found, skipped\n", python_cmd());
+    printf("# python: %s not found, skipped\n", bench_python());
 
   printf("%-14s shoal=%.0f/s", "process_fork", 1e9 / m[C_SHOAL_FORK]);
   print_peer("raw_fork", m[C_FORK], m[C_SHOAL_FORK]);

@@ -1717,12 +1717,6 @@ static struct measure run_c(const struct peer *p, const struct runcfg *rc)
 
 static char self_dir[PATH_MAX];
 
-static const char *python_cmd(void)
-{
-  const char *py = getenv("PYTHON");
-  return py && *py ? py : "python3";
-}
-
 /* Runs argv; false when it could not be started (exit 127: n/a).  Dies when
  * it ran and failed: a wrong count must fail loudly. */
 static bool run_program(char *const argv[], char *out, size_t outlen)
@@ -1793,7 +1787,7 @@ static bool run_external(int pid_, const struct runcfg *rc, struct measure *m)
 #else
     return false;
 #endif
-    argv[k++] = (char *)python_cmd();
+    argv[k++] = (char *)bench_python();
     argv[k++] = script;
   }
   for (int i = pid_ == P_BOOST ? 1 : 0; i < 8; i++)
